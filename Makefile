@@ -1,0 +1,59 @@
+# vocalsearch_tf: `make reproduce` regenerates every table and figure, `make test` tests.
+# Both create .venv on first use; all they need on the machine is Python 3.11 and make.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --quiet --disable-pip-version-check
+
+PROFILE ?= quick
+DATASET ?= synthetic
+DATA_DIR ?= data
+SEED ?= 0
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# The CPU build: a plain `torch` requirement pulls several GB of CUDA packages.
+TORCH := torch==2.13.0
+
+.PHONY: setup reproduce test unit-test notebook-test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install $(TORCH)
+	$(PIP) install -e '.[test]'
+	touch $@
+
+# Every numbered notebook, in order, under papermill; executed copies in results/notebooks/.
+reproduce: setup
+	mkdir -p results/notebooks figures
+	@for notebook in $(NOTEBOOKS); do \
+	  echo "== $$notebook (profile $(PROFILE), dataset $(DATASET))"; \
+	  $(VENV)/bin/papermill --cwd notebooks --progress-bar "$$notebook" \
+	    "results/notebooks/$$(basename $$notebook)" \
+	    -p PROFILE $(PROFILE) -p DATASET $(DATASET) -p DATA_DIR "$(abspath $(DATA_DIR))" \
+	    -p SEED $(SEED) || exit 1; \
+	done
+
+test: unit-test notebook-test
+
+unit-test: $(VENV)/.installed-test
+	$(PY) -m pytest tests
+
+# Notebooks read VOCALSEARCH_PROFILE in their parameters cell; nbval runs them as stored.
+notebook-test: $(VENV)/.installed-test
+	@if [ -n "$(NOTEBOOKS)" ]; then \
+	  VOCALSEARCH_PROFILE=ci $(PY) -m pytest --nbval-lax $(NOTEBOOKS); \
+	else echo "no notebooks yet"; fi
+
+bench: $(VENV)/.installed-test
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf results/notebooks results/ci figures/ci .pytest_cache

@@ -1,0 +1,121 @@
+"""The papers' settings as frozen dataclasses, and the run profiles.
+
+Section numbers refer to Zhang, Pardo & Duan, "Siamese style convolutional neural
+networks for sound search by vocal imitation" (IEEE/ACM TASLP), the "TASLP paper".
+Where a paper is silent the choice is made here, said in a comment, and used by every
+model alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConstantQParams:
+    """IMINET's CQT front-end (TASLP IV-A): 6 octaves from 50 Hz, 12 bins per octave.
+
+    The paper used the MATLAB CQT toolbox; here the kernels are librosa's Hann-windowed
+    wavelets (`librosa.filters.wavelet`, L1-normalised, scaled by sqrt(length) as in
+    `librosa.cqt`), evaluated as a strided time-domain correlation inside the graph.
+    """
+
+    sample_rate: int = 16_000
+    fmin: float = 50.0
+    n_bins: int = 72
+    bins_per_octave: int = 12
+    hop_length: int = 420  # 26.25 ms at 16 kHz
+    n_frames: int = 129  # the end is truncated, short clips are zero-padded
+    # Choice: the paper gives no compression. We feed log(|CQT| + 1e-4) to the network,
+    # a -80 dB floor below a full-scale sinusoid's response (~1).
+    log_offset: float = 1e-4
+    # Kernel lengths are rounded up to a multiple of this: measured on CPU, such
+    # lengths make the framed matrix product several times faster than odd ones.
+    kernel_multiple: int = 64
+
+    @property
+    def clip_samples(self) -> int:
+        """Waveform length that yields exactly `n_frames` centred frames."""
+        return (self.n_frames - 1) * self.hop_length + 1
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_bins, self.n_frames)
+
+
+@dataclass(frozen=True)
+class LogMelParams:
+    """A log-mel front-end: window = hop (non-overlapping analysis, TASLP V-A/V-B)."""
+
+    sample_rate: int
+    n_mels: int
+    fmin: float
+    fmax: float
+    win_length: int
+    hop_length: int
+    n_fft: int  # the window sits centred in an FFT frame of this (power-of-2) length
+    n_frames: int
+    # Choice: natural log of the mel power plus 1e-8 (a -80 dB floor), the compression
+    # of librosa.power_to_db up to a constant factor, without its data-dependent `ref`.
+    log_offset: float = 1e-8
+
+    @property
+    def clip_samples(self) -> int:
+        return (self.n_frames - 1) * self.hop_length + 1
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_mels, self.n_frames)
+
+
+# TASLP V-A: 39 bands 0-5 kHz, 8.33 ms window and hop at 16 kHz, 4 s -> 39 x 482.
+IMITATION_LOGMEL = LogMelParams(
+    sample_rate=16_000, n_mels=39, fmin=0.0, fmax=5_000.0,
+    win_length=133, hop_length=133, n_fft=256, n_frames=482,
+)
+# TASLP V-B: 128 bands 0-22.05 kHz, 23 ms window and hop at 44.1 kHz, 3 s -> 128 x 128.
+RECORDING_LOGMEL = LogMelParams(
+    sample_rate=44_100, n_mels=128, fmin=0.0, fmax=22_050.0,
+    win_length=1024, hop_length=1024, n_fft=1024, n_frames=128,
+)
+IMINET_CQT = ConstantQParams()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much work a run does. `paper` follows the papers; the others shrink it.
+
+    Later components add their own fields here; every field has a value per profile.
+    """
+
+    name: str
+    n_runs: int  # trainings per configuration (TASLP VI-B: 10)
+    max_epochs: int | None  # cap on early-stopped training; None = no cap
+    speech_clips_per_language: int  # TASLP V-A: 8000 from distinct speakers
+    urban_clips_per_class: int  # UrbanSound8K has 8732 clips in all; ~870 per class
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile("ci", n_runs=1, max_epochs=2, speech_clips_per_language=6,
+                  urban_clips_per_class=10),
+    "quick": Profile("quick", n_runs=3, max_epochs=30, speech_clips_per_language=300,
+                     urban_clips_per_class=60),
+    "paper": Profile("paper", n_runs=10, max_epochs=None, speech_clips_per_language=8000,
+                     urban_clips_per_class=873),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The named profile; without a name, $VOCALSEARCH_PROFILE or 'quick'."""
+    name = name or os.environ.get("VOCALSEARCH_PROFILE", "quick")
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+
+
+def as_dict(params) -> dict:
+    """A dataclass's fields as a plain dict, for tables and JSON records."""
+    return dataclasses.asdict(params)
