@@ -1,0 +1,50 @@
+"""Seeding, atomic writes and parallel rendering shared by the generators."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm.auto import tqdm
+
+
+def rng_for(seed: int, *keys) -> np.random.Generator:
+    """A generator determined by the seed and the item's keys alone, so an item renders
+    the same whatever order or process renders it."""
+    key = "/".join(str(k) for k in keys).encode()
+    return np.random.default_rng([seed, zlib.crc32(key)])
+
+
+def random_id(rng: np.random.Generator) -> int:
+    """A 16-digit id like VocalSketch's (Google App Engine keys)."""
+    return int(rng.integers(4_500_000_000_000_000, 6_500_000_000_000_000))
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    """Write 16-bit PCM atomically: a crash never leaves a half-written clip behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    samples = np.asarray(samples, dtype=np.float64)
+    if not np.all(np.isfinite(samples)) or not np.any(samples):
+        raise ValueError(f"{path}: generator produced a silent or non-finite clip")
+    tmp = path.with_name(path.name + ".part")
+    sf.write(str(tmp), np.clip(samples, -1, 1).astype(np.float32), rate, subtype="PCM_16", format="WAV")
+    os.replace(tmp, path)
+
+
+def parallel_map(function, items: list, workers: int, description: str) -> list:
+    """`[function(item) for item in items]` over `workers` processes, with a progress bar.
+
+    Processes are spawned, not forked, so this is safe from a session that has already
+    started TensorFlow threads.
+    """
+    if workers <= 1 or len(items) < 4:
+        return [function(item) for item in tqdm(items, desc=description, leave=False)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(tqdm(pool.map(function, items, chunksize=max(1, len(items) // (workers * 8))),
+                         total=len(items), desc=description, leave=False))
