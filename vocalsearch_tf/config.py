@@ -95,11 +95,16 @@ class Profile:
     max_epochs: int | None  # cap on early-stopped training; None = no cap
     speech_clips_per_language: int  # TASLP V-A: 8000 from distinct speakers
     urban_clips_per_class: int  # UrbanSound8K has 8732 clips in all; ~870 per class
+    # sounds per VocalSketch category in the embedded set; None = all (40/40/120/40)
+    vocalsketch_sounds: dict[str, int] | None = None
 
+
+CI_VOCALSKETCH = {"acoustic instruments": 4, "commercial synthesizers": 4,
+                  "everyday sounds": 8, "single synthesizer": 4}
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile("ci", n_runs=1, max_epochs=2, speech_clips_per_language=6,
-                  urban_clips_per_class=10),
+                  urban_clips_per_class=10, vocalsketch_sounds=CI_VOCALSKETCH),
     "quick": Profile("quick", n_runs=3, max_epochs=30, speech_clips_per_language=300,
                      urban_clips_per_class=60),
     "paper": Profile("paper", n_runs=10, max_epochs=None, speech_clips_per_language=8000,

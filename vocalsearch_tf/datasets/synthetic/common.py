@@ -36,15 +36,18 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
     os.replace(tmp, path)
 
 
-def parallel_map(function, items: list, workers: int, description: str) -> list:
+def parallel_map(function, items: list, workers: int, description: str, fresh_processes: bool = False) -> list:
     """`[function(item) for item in items]` over `workers` processes, with a progress bar.
 
     Processes are spawned, not forked, so this is safe from a session that has already
-    started TensorFlow threads.
+    started TensorFlow threads. `fresh_processes` gives every item a process of its own
+    (for libraries with hidden global state).
     """
-    if workers <= 1 or len(items) < 4:
+    if not fresh_processes and (workers <= 1 or len(items) < 4):
         return [function(item) for item in tqdm(items, desc=description, leave=False)]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(tqdm(pool.map(function, items, chunksize=max(1, len(items) // (workers * 8))),
+    options = {"max_tasks_per_child": 1} if fresh_processes else {}
+    chunksize = 1 if fresh_processes else max(1, len(items) // (max(workers, 1) * 8))
+    with ProcessPoolExecutor(max(workers, 1), mp_context=context, **options) as pool:
+        return list(tqdm(pool.map(function, items, chunksize=chunksize),
                          total=len(items), desc=description, leave=False))
