@@ -1,4 +1,8 @@
-"""Command line: `python -m vocalsearch_tf.datasets make-synthetic --profile quick --dest DIR`."""
+"""Command line:
+
+    python -m vocalsearch_tf.datasets make-synthetic --profile quick --dest DIR
+    python -m vocalsearch_tf.datasets download urbansound8k --dest DIR
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,10 @@ def main(argv=None) -> int:
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--workers", type=int, default=2)
     make.add_argument("--sets", nargs="+", default=None, help="vocalsketch voxforge urbansound8k")
+    get = commands.add_parser("download", help="download and unpack a real dataset")
+    get.add_argument("name", choices=["vocalsketch", "urbansound8k", "voxforge"])
+    get.add_argument("--dest", default="data", help="download folder (default data/)")
+    get.add_argument("--sessions", type=int, default=300, help="VoxForge sessions per language")
     args = parser.parse_args(argv)
 
     if args.command == "make-synthetic":
@@ -24,6 +32,11 @@ def main(argv=None) -> int:
         manifest = make_synthetic(args.profile, args.dest or f"data/synthetic/{args.profile}",
                                   args.seed, args.workers, args.sets or SETS)
         print(json.dumps(manifest, indent=2))
+    elif args.command == "download":
+        from vocalsearch_tf.datasets.download import download
+
+        root = download(args.name, args.dest, args.sessions)
+        print(f"{args.name} is in {root}")
     return 0
 
 
