@@ -14,8 +14,10 @@ SEED ?= 0
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # The CPU build: a plain `torch` requirement pulls several GB of CUDA packages.
 TORCH := torch==2.13.0
+# Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
+TINYSOUNDFONT := tinysoundfont==0.3.7
 
-.PHONY: setup reproduce test unit-test notebook-test bench clean
+.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install -e .
+	$(PIP) install --no-deps $(TINYSOUNDFONT)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -54,6 +57,14 @@ notebook-test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# The embedded data alone (the notebooks also make it on first use).
+synthetic: setup
+	$(PY) -m vocalsearch_tf.datasets make-synthetic --profile $(PROFILE) --dest "$(DATA_DIR)/synthetic/$(PROFILE)" --seed $(SEED)
+
+# A real dataset: make download DATASET=vocalsketch|urbansound8k|voxforge DATA_DIR=...
+download: setup
+	$(PY) -m vocalsearch_tf.datasets download $(DATASET) --dest "$(DATA_DIR)"
 
 clean:
 	rm -rf results/notebooks results/ci figures/ci .pytest_cache

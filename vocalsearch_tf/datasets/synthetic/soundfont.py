@@ -26,7 +26,11 @@ def soundfont_path() -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _synth(rate: int):
-    import tinysoundfont
+    try:
+        import tinysoundfont
+    except ImportError as error:
+        raise ImportError("tinysoundfont is needed to render the sound font: "
+                          "pip install --no-deps tinysoundfont==0.3.7 (make setup does this)") from error
 
     synth = tinysoundfont.Synth(samplerate=rate)
     sfid = synth.sfload(str(soundfont_path()))
