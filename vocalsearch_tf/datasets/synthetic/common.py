@@ -40,9 +40,12 @@ def parallel_map(function, items: list, workers: int, description: str, fresh_pr
     """`[function(item) for item in items]` over `workers` processes, with a progress bar.
 
     Processes are spawned, not forked, so this is safe from a session that has already
-    started TensorFlow threads. `fresh_processes` gives every item a process of its own
+    started TensorFlow threads; a script that calls it must guard its entry point with
+    `if __name__ == "__main__":`, as spawning requires. `fresh_processes` gives every item a process of its own
     (for libraries with hidden global state).
     """
+    if not items:
+        return []
     if not fresh_processes and (workers <= 1 or len(items) < 4):
         return [function(item) for item in tqdm(items, desc=description, leave=False)]
     context = multiprocessing.get_context("spawn")

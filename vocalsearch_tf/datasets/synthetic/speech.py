@@ -139,6 +139,11 @@ def _render_session(dest: Path, seed: int, lang: str, index: int) -> int:
     return clips
 
 
+def _language_complete(folder: Path, speakers: int) -> bool:
+    marker = folder / ".complete"
+    return marker.exists() and marker.read_text().strip() == str(speakers)
+
+
 def _render_language(job) -> int:
     """All sessions of one language, in order, in a fresh process.
 
@@ -149,9 +154,9 @@ def _render_language(job) -> int:
     incomplete language is therefore rendered again from scratch.
     """
     dest, seed, lang, speakers = job
-    marker = dest / lang / ".complete"
-    if marker.exists() and marker.read_text().strip() == str(speakers):
+    if _language_complete(dest / lang, speakers):
         return 0
+    marker = dest / lang / ".complete"
     if (dest / lang).exists():
         shutil.rmtree(dest / lang)
     clips = sum(_render_session(dest, seed, lang, index) for index in range(speakers))
@@ -168,7 +173,8 @@ def _resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
 def write(dest: Path, seed: int, speakers_per_language: int, workers: int = 2) -> dict:
     """`speakers_per_language` sessions per language, each a distinct speaker."""
     dest = Path(dest)
-    jobs = [(dest, seed, lang, speakers_per_language) for lang in LANGUAGES]
+    jobs = [(dest, seed, lang, speakers_per_language) for lang in LANGUAGES
+            if not _language_complete(dest / lang, speakers_per_language)]
     written = parallel_map(_render_language, jobs, workers, "speech set (eSpeak NG)", fresh_processes=True)
     return {"languages": list(LANGUAGES), "speakers_per_language": speakers_per_language,
             "clips_written": int(sum(written))}

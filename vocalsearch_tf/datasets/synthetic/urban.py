@@ -180,8 +180,9 @@ def _render_slice(job) -> int:
 def write(dest: Path, seed: int, clips_per_class: int, workers: int = 2) -> dict:
     dest = Path(dest)
     table = plan(seed, clips_per_class)
-    written = parallel_map(_render_slice, [(dest, seed, row) for row in table.to_dict("records")],
-                           workers, "urban-sound set")
+    jobs = [(dest, seed, row) for row in table.to_dict("records")
+            if not (dest / "audio" / f"fold{row['fold']}" / row["slice_file_name"]).exists()]
+    written = parallel_map(_render_slice, jobs, workers, "urban-sound set")
     (dest / "metadata").mkdir(parents=True, exist_ok=True)
     table.to_csv(dest / "metadata" / "UrbanSound8K.csv", index=False)
     return {"clips": len(table), "clips_written": int(sum(written)),

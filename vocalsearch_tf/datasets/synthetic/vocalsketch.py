@@ -125,6 +125,11 @@ def imitation_path(dest: Path, row) -> Path:
     return dest / "vocal_imitations" / ("included" if row["included"] else "excluded") / row["filename"]
 
 
+def _complete(dest: Path, seed: int, concept: Concept, rows: list[dict]) -> bool:
+    return ((dest / "sound_recordings" / filename_for(concept.label)).exists()
+            and all(imitation_path(dest, row).exists() for row in rows))
+
+
 def _render_sound_and_imitations(job) -> int:
     """Render one reference and its imitations; skip files that already exist."""
     dest, seed, concept, rows = job
@@ -155,6 +160,7 @@ def write(dest: Path, seed: int, per_category: dict[str, int] | None = None, wor
     concepts = {c.label: c for c in choose_concepts(seed, per_category)}
     jobs = [(dest, seed, concepts[label], group.to_dict("records"))
             for label, group in imitations.groupby("sound_label", sort=False)]
+    jobs = [job for job in jobs if not _complete(*job)]
     rendered = sum(parallel_map(_render_sound_and_imitations, jobs, workers, "VocalSketch-shaped set"))
     dest.mkdir(parents=True, exist_ok=True)
     sounds.to_csv(dest / "sound_recordings.csv", index=False)

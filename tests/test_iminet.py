@@ -1,0 +1,180 @@
+"""IMINET: architecture, weight sharing, retrieval, metrics, fusion, the runner, strategies."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from vocalsearch_tf import evaluation, metrics, training
+from vocalsearch_tf.evaluation import CategoryScores
+from vocalsearch_tf.models.iminet import build_iminet
+from vocalsearch_tf.retrieval import Retriever, pairwise_scores
+
+# hand-computed: conv k*k*in*out + out; dense in*out + out
+CONV = [3 * 3 * 1 * 12 + 12, 3 * 3 * 12 * 12 + 12, 3 * 3 * 12 * 6 + 6, 3 * 3 * 6 * 6 + 6]  # 120 1308 654 330
+HEAD = (432 * 432 + 432) + (432 * 32 + 32) + (32 * 1 + 1)
+
+
+def test_mrr_on_hand_worked_rankings():
+    scores = np.array([
+        [0.9, 0.1, 0.5],  # target 0 ranked 1st
+        [0.2, 0.3, 0.8],  # target 1 ranked 2nd
+        [0.7, 0.6, 0.1],  # target 2 ranked 3rd
+    ])
+    ranks = metrics.target_ranks(scores, np.array([0, 1, 2]))
+    assert ranks.tolist() == [1, 2, 3]
+    assert metrics.mean_reciprocal_rank(ranks) == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+
+
+def test_ties_rank_the_target_last_among_equals():
+    scores = np.array([[0.5, 0.5, 0.5, 0.1], [0.4, 0.9, 0.4, 0.4]])
+    assert metrics.target_ranks(scores, np.array([0, 2])).tolist() == [3, 4]
+    assert metrics.chance_mrr(4) == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
+
+
+@pytest.mark.parametrize("sharing, tower_params", [
+    ("tied", sum(CONV)), ("partial", sum(CONV) + CONV[0] + CONV[1]), ("untied", 2 * sum(CONV))])
+def test_parameter_counts_equal_hand_computed_values(sharing, tower_params):
+    model = build_iminet(sharing)
+    assert model.count_params() == tower_params + HEAD
+    assert model.get_layer("imitation_tower").output.shape[-1] == 216
+
+
+def tower_variables(model, tower):
+    return {id(v) for v in model.get_layer(f"{tower}_tower").trainable_weights}
+
+
+def test_tied_model_has_one_set_of_tower_variables():
+    model = build_iminet("tied")
+    assert tower_variables(model, "imitation") == tower_variables(model, "recording")
+    assert len(tower_variables(model, "imitation")) == 8
+
+
+def test_partial_model_shares_exactly_conv3_and_conv4():
+    model = build_iminet("partial")
+    shared = tower_variables(model, "imitation") & tower_variables(model, "recording")
+    names = sorted(v.path for v in model.trainable_weights if id(v) in shared)
+    assert names == ["shared_conv3/bias", "shared_conv3/kernel", "shared_conv4/bias", "shared_conv4/kernel"]
+
+
+def test_untied_model_shares_nothing():
+    model = build_iminet("untied")
+    assert not tower_variables(model, "imitation") & tower_variables(model, "recording")
+
+
+def test_cached_retrieval_equals_pairwise_evaluation():
+    keras.utils.set_random_seed(0)
+    model = build_iminet("partial")
+    rng = np.random.default_rng(0)
+    queries = rng.standard_normal((4, 72, 129, 1)).astype(np.float32)
+    library = rng.standard_normal((30, 72, 129, 1)).astype(np.float32)
+    retriever = Retriever(model, memory_bytes=3 * 30 * 432 * 4)  # forces several query blocks
+    np.testing.assert_allclose(retriever.index(library).scores(queries),
+                               pairwise_scores(model, queries, library), rtol=1e-5, atol=1e-6)
+    smaller = library[:7]
+    np.testing.assert_allclose(retriever.index(smaller).scores(queries),  # re-indexing takes effect
+                               pairwise_scores(model, queries, smaller), rtol=1e-5, atol=1e-6)
+
+
+def systems():
+    a = {"AI": CategoryScores(np.array([[0.9, 0.2], [0.5, 0.4]]), np.array([0, 1]), np.array([1, 2]), np.array([7, 8]))}
+    b = {"AI": CategoryScores(np.array([[0.1, 0.5], [0.5, 0.6]]), np.array([0, 1]), np.array([1, 2]), np.array([7, 8]))}
+    return a, b
+
+
+def test_fusion_is_the_product_of_likelihoods():
+    a, b = systems()
+    fused = evaluation.fuse(a, b)["AI"]
+    np.testing.assert_allclose(fused.scores, [[0.09, 0.10], [0.25, 0.24]])
+    # alone, a ranks query 2's target second; b ranks query 1's target second; fused: 1/2 + 1/2
+    assert a["AI"].mrr() == 0.75 and b["AI"].mrr() == 0.75 and fused.mrr() == pytest.approx(0.5 * (0.5 + 0.5))
+
+
+def test_fusion_refuses_mismatched_queries():
+    a, b = systems()
+    b["AI"].query_ids = np.array([1, 3])
+    with pytest.raises(ValueError, match="different queries"):
+        evaluation.fuse(a, b)
+
+
+def test_scores_round_trip(tmp_path):
+    a, _ = systems()
+    evaluation.save_scores(tmp_path / "s.npz", a)
+    back = evaluation.load_scores(tmp_path / "s.npz")
+    np.testing.assert_array_equal(back["AI"].scores, a["AI"].scores)
+    assert back["AI"].mrr() == a["AI"].mrr()
+
+
+def test_summary_table_mean_and_sample_std():
+    table = evaluation.summary_table({"tied": [{"AI": 0.4}, {"AI": 0.6}], "one": [{"AI": 0.5}]})
+    assert table.loc["tied", "AI"] == "0.500 ± 0.141"
+    assert table.loc["one", "AI"] == "0.500 ± n/a"
+
+
+def test_runner_writes_each_run_and_resumes(tmp_path):
+    calls = []
+
+    def run(index, seed):
+        calls.append(index)
+        if index == 2 and len(calls) == 3:
+            raise RuntimeError("crash in run 2")
+        return {"mrr": {"AI": index / 10}}
+
+    with pytest.raises(RuntimeError, match="crash in run 2"):
+        training.run_many(tmp_path, 4, run, base_seed=3, log=lambda m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_00.json", "run_01.json"]
+    assert json.loads((tmp_path / "run_01.json").read_text())["seed"] == 3001
+    results = training.run_many(tmp_path, 4, run, base_seed=3, log=lambda m: None)
+    assert calls == [0, 1, 2, 2, 3]  # runs 0 and 1 were read back, not rerun
+    assert [r["mrr"]["AI"] for r in results] == [0.0, 0.1, 0.2, 0.3]
+    assert len({r["seed"] for r in results}) == 4
+
+
+def tiny_pairs(n_sounds=6, per_sound=4, seed=0):
+    rng = np.random.default_rng(seed)
+    sounds = rng.standard_normal((n_sounds, 72, 129, 1)).astype(np.float32)
+    imitations = np.repeat(sounds, per_sound, axis=0) + 0.3 * rng.standard_normal((n_sounds * per_sound, 72, 129, 1)).astype(np.float32)
+    owner = np.repeat(np.arange(n_sounds), per_sound)
+    rows = [(i, owner[i], 1) for i in range(len(owner))] + [(i, (owner[i] + 1) % n_sounds, 0) for i in range(len(owner))]
+    return sounds, imitations, pd.DataFrame(rows, columns=["imitation_id", "sound_id", "label"])
+
+
+def test_training_lowers_the_loss_and_restores_the_best_weights():
+    sounds, imitations, pairs = tiny_pairs()
+    rows_i, rows_s = {i: i for i in range(len(imitations))}, {s: s for s in range(len(sounds))}
+    training.set_seed(1)
+    data = training.pair_dataset(pairs, rows_i, rows_s, imitations, sounds, batch_size=16, shuffle_seed=1)
+    recipe = training.AdamRecipe(patience=2, max_epochs=12)
+    model, history = training.fit_pair_model(lambda: build_iminet("tied"), data, data, recipe)
+    assert history["loss"][-1] < history["loss"][0]
+    best = min(history["val_loss"])
+    assert model.evaluate(data, verbose=0)[0] == pytest.approx(best, rel=1e-3)
+
+
+def test_fit_under_mirrored_strategy_on_two_logical_cpus():
+    """Runs in a fresh process: logical devices must be set before TensorFlow starts."""
+    script = textwrap.dedent("""
+        import numpy as np, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from vocalsearch_tf import training
+        from vocalsearch_tf.models.iminet import build_iminet
+        from tests.test_iminet import tiny_pairs
+        sounds, imitations, pairs = tiny_pairs()
+        data = training.pair_dataset(pairs, {i: i for i in range(len(imitations))},
+                                     {s: s for s in range(len(sounds))}, imitations, sounds, 16, 0)
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        model, history = training.fit_pair_model(lambda: build_iminet("tied"), data, data,
+                                                 training.AdamRecipe(max_epochs=3), strategy=strategy)
+        print("replicas", strategy.num_replicas_in_sync, "epochs", len(history["loss"]),
+              "finite", bool(np.isfinite(history["loss"]).all()))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "replicas 2 epochs 3 finite True" in out.stdout

@@ -1,0 +1,97 @@
+"""Retrieval evaluation as in TASLP VI-B: each test imitation ranks the test sounds of its
+category; MRR per category; fusion by products of likelihoods (eq. 2-5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vocalsearch_tf import metrics
+from vocalsearch_tf.datasets.vocalsketch import CATEGORIES, CATEGORY_CODES
+from vocalsearch_tf.retrieval import Retriever
+
+
+@dataclass
+class CategoryScores:
+    """Scores of one category's queries against its candidates."""
+
+    scores: np.ndarray  # (queries, candidates): likelihood that the pair matches
+    targets: np.ndarray  # (queries,): column of each query's own sound
+    query_ids: np.ndarray
+    candidate_ids: np.ndarray
+
+    def mrr(self) -> float:
+        return metrics.mean_reciprocal_rank(metrics.target_ranks(self.scores, self.targets))
+
+
+def categories_in(sounds: pd.DataFrame) -> list[str]:
+    return [c for c in CATEGORIES if c in set(sounds.category)]
+
+
+def retrieval_scores(model, sounds: pd.DataFrame, queries: pd.DataFrame, sound_specs: np.ndarray,
+                     query_specs: np.ndarray) -> dict[str, CategoryScores]:
+    """Per category code: the model's scores of the category's queries against its sounds.
+
+    `sounds`/`queries` are the test tables; `*_specs` their spectrograms, row for row.
+    """
+    retriever = Retriever(model)
+    result = {}
+    for category in categories_in(sounds):
+        members = np.flatnonzero((sounds.category == category).to_numpy())
+        asking = np.flatnonzero((queries.category == category).to_numpy())
+        column = {sid: k for k, sid in enumerate(sounds.sound_id.to_numpy()[members])}
+        scores = retriever.index(sound_specs[members]).scores(query_specs[asking])
+        targets = np.array([column[s] for s in queries.sound_id.to_numpy()[asking]])
+        result[CATEGORY_CODES[category]] = CategoryScores(
+            scores, targets, queries.imitation_id.to_numpy()[asking], sounds.sound_id.to_numpy()[members])
+    return result
+
+
+def mrr_by_category(scores: dict[str, CategoryScores]) -> dict[str, float]:
+    return {code: s.mrr() for code, s in scores.items()}
+
+
+def fuse(*systems: dict[str, CategoryScores]) -> dict[str, CategoryScores]:
+    """Product of the systems' likelihoods, category by category (TASLP eq. 2, 4, 5)."""
+    first = systems[0]
+    fused = {}
+    for code, base in first.items():
+        for other in systems[1:]:
+            if not (np.array_equal(other[code].query_ids, base.query_ids)
+                    and np.array_equal(other[code].candidate_ids, base.candidate_ids)):
+                raise ValueError(f"{code}: systems scored different queries or candidates")
+        product = np.prod([s[code].scores for s in systems], axis=0)
+        fused[code] = CategoryScores(product, base.targets, base.query_ids, base.candidate_ids)
+    return fused
+
+
+def save_scores(path: str | Path, scores: dict[str, CategoryScores]) -> None:
+    arrays = {}
+    for code, s in scores.items():
+        for field in ("scores", "targets", "query_ids", "candidate_ids"):
+            arrays[f"{code}/{field}"] = getattr(s, field)
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".part.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_scores(path: str | Path) -> dict[str, CategoryScores]:
+    with np.load(path) as data:
+        codes = sorted({key.split("/")[0] for key in data.files}, key=list(CATEGORY_CODES.values()).index)
+        return {code: CategoryScores(*(data[f"{code}/{f}"] for f in ("scores", "targets", "query_ids", "candidate_ids")))
+                for code in codes}
+
+
+def summary_table(rows: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
+    """'mean ± std' per system (row) and category (column) from per-run MRR dicts; the
+    sample standard deviation over runs (n/a for a single run)."""
+    table = {}
+    for system, runs in rows.items():
+        frame = pd.DataFrame(runs)
+        table[system] = {code: f"{frame[code].mean():.3f} ± " + (f"{frame[code].std(ddof=1):.3f}" if len(frame) > 1 else "n/a")
+                         for code in frame.columns}
+    return pd.DataFrame(table).T

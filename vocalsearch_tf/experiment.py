@@ -1,0 +1,106 @@
+"""The pieces notebooks share: the split written by notebook 00, cached spectrograms, and
+the train-evaluate-save loop of a Siamese-style configuration over several runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from vocalsearch_tf import evaluation, spectra, training
+from vocalsearch_tf.config import Profile
+from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
+from vocalsearch_tf.runs import RunDirs
+
+
+@dataclass
+class Split:
+    """Sounds (with `split`), imitations (with `role`) and the train/val pair tables."""
+
+    sounds: pd.DataFrame
+    imitations: pd.DataFrame
+    pairs: dict[str, pd.DataFrame]
+
+    def test_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        return (self.sounds[self.sounds.split == "test"].reset_index(drop=True),
+                self.imitations[self.imitations.role == "test"].reset_index(drop=True))
+
+
+def load_split(dirs: RunDirs, root: Path) -> Split:
+    """Notebook 00's manifests, with each file's path from the loader."""
+    folder = dirs.data()
+    if not (folder / "sounds.csv").exists():
+        raise FileNotFoundError(f"{folder}: no split manifests; run notebooks/00_data.ipynb first "
+                                "with the same PROFILE, DATASET and SEED")
+    data = load_vocalsketch(root, check_audio=False)
+    sounds = pd.read_csv(folder / "sounds.csv").drop(columns="path", errors="ignore")
+    imitations = pd.read_csv(folder / "imitations.csv").drop(columns="path", errors="ignore")
+    sounds = sounds.merge(data.sounds[["sound_id", "path"]], on="sound_id")
+    imitations = imitations.merge(data.imitations[["imitation_id", "path"]], on="imitation_id")
+    pairs = {role: pd.read_csv(folder / f"pairs_{role}.csv") for role in ("train", "val")}
+    return Split(sounds, imitations, pairs)
+
+
+@dataclass
+class Spectrograms:
+    """One front-end's spectrograms of every sound and imitation, and id -> row maps."""
+
+    sounds: np.ndarray
+    imitations: np.ndarray
+    sound_rows: dict
+    imitation_rows: dict
+
+    def of_sounds(self, ids) -> np.ndarray:
+        return self.sounds[[self.sound_rows[i] for i in ids]]
+
+    def of_imitations(self, ids) -> np.ndarray:
+        return self.imitations[[self.imitation_rows[i] for i in ids]]
+
+    def training_moments(self, split: Split) -> tuple[float, float]:
+        """Mean and variance over the training sounds' and imitations' spectrograms."""
+        train = np.concatenate([
+            self.of_sounds(split.sounds.sound_id[split.sounds.split == "train"]).ravel(),
+            self.of_imitations(split.imitations.imitation_id[split.imitations.role == "train"]).ravel()])
+        return float(train.mean()), float(train.var())
+
+
+def compute_spectrograms(split: Split, sound_layer, imitation_layer, cache_dir: Path) -> Spectrograms:
+    return Spectrograms(
+        spectra.spectrograms(split.sounds.path, sound_layer, cache_dir, description="sounds"),
+        spectra.spectrograms(split.imitations.path, imitation_layer, cache_dir, description="imitations"),
+        {sid: k for k, sid in enumerate(split.sounds.sound_id)},
+        {iid: k for k, iid in enumerate(split.imitations.imitation_id)},
+    )
+
+
+def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Spectrograms,
+                       recipe, profile: Profile, out_dir: Path, base_seed: int,
+                       strategy: tf.distribute.Strategy | None = None) -> list[dict]:
+    """`profile.n_runs` trainings of `build()`; each run's model (.keras), test scores
+    (.npz) and result (.json: MRR per category, epochs, history) are saved as it ends."""
+    test_sounds, test_queries = split.test_tables()
+    sound_specs = specs.of_sounds(test_sounds.sound_id)
+    query_specs = specs.of_imitations(test_queries.imitation_id)
+
+    def run(index: int, seed: int) -> dict:
+        training.set_seed(seed)
+        datasets = {
+            role: training.pair_dataset(split.pairs[role], specs.imitation_rows, specs.sound_rows,
+                                        specs.imitations, specs.sounds, recipe.batch_size,
+                                        shuffle_seed=seed if role == "train" else None)
+            for role in ("train", "val")
+        }
+        model, history = training.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
+                                                 profile.max_epochs, strategy)
+        model.save(out_dir / f"model_{index:02d}.keras")
+        scores = evaluation.retrieval_scores(model, test_sounds, test_queries, sound_specs, query_specs)
+        evaluation.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
+        return {"mrr": evaluation.mrr_by_category(scores), "epochs": len(history["loss"]),
+                "params": model.count_params(), "history": history}
+
+    return training.run_many(out_dir, profile.n_runs, run, base_seed)

@@ -1,0 +1,1 @@
+"""Model builders: architectures as data tables, small functional builders."""

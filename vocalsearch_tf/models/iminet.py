@@ -1,0 +1,81 @@
+"""IMINET (TASLP section IV): two CQT towers, concatenated, and a fully connected head.
+
+Weight sharing between the towers (IV-B):
+- tied: both inputs pass through the same layers;
+- untied: each input has its own layers;
+- partial: conv1-2 per input, conv3-4 shared.
+
+Choices where the paper is silent: 'valid' convolutions (this makes each tower's output
+12 x 3 x 6 = 216 values, and the concatenation 432 wide, the width the paper gives
+FC1); Glorot-uniform kernels and zero biases (Keras defaults); inputs standardised by
+a `Normalization` layer whose mean and variance are set from the training spectrograms.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from vocalsearch_tf.config import IMINET_CQT
+from vocalsearch_tf.models.spec import Conv, Dense, Pool, apply_head, make_layer
+
+TOWER = (
+    Conv("conv1", 12, (3, 3)), Pool("pool1", (2, 4)),
+    Conv("conv2", 12, (3, 3)), Pool("pool2", (2, 4)),
+    Conv("conv3", 6, (3, 3)),
+    Conv("conv4", 6, (3, 3)),
+)
+HEAD = (
+    Dense("fc1", 432, "relu", dropout=0.2),
+    Dense("fc2", 32, "relu", dropout=0.2),
+    Dense("fc3", 1, "sigmoid"),
+)
+SHARED = {"tied": {"conv1", "conv2", "conv3", "conv4"}, "partial": {"conv3", "conv4"}, "untied": set()}
+CONFIGURATIONS = ("untied", "partial", "tied")
+INPUT_SHAPE = (*IMINET_CQT.shape, 1)
+
+
+def towers(sharing: str) -> tuple[list, list]:
+    """The layer lists of the imitation and recording towers; shared layers are the
+    same objects in both lists."""
+    if sharing not in SHARED:
+        raise ValueError(f"unknown weight sharing {sharing!r}; choose one of {sorted(SHARED)}")
+    imitation, recording = [], []
+    for spec in TOWER:
+        if spec.name in SHARED[sharing] or isinstance(spec, Pool):
+            layer = make_layer(spec, "shared_" if isinstance(spec, Conv) else "")
+            imitation.append(layer)
+            recording.append(layer)
+        else:
+            imitation.append(make_layer(spec, "imitation_"))
+            recording.append(make_layer(spec, "recording_"))
+    return imitation, recording
+
+
+def _run(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return keras.layers.Flatten()(x)
+
+
+def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalization | None = None) -> keras.Model:
+    """IMINET on CQT spectrograms: inputs `imitation`, `recording` of shape (72, 129, 1);
+    output the probability that the pair matches.
+
+    The model is composed of three sub-models, `imitation_tower`, `recording_tower` and
+    `head`, so that retrieval can run the towers once per clip (see `retrieval.py`).
+    """
+    normalization = normalization or keras.layers.Normalization(axis=None, mean=0.0, variance=1.0, name="standardise")
+    imitation_layers, recording_layers = towers(sharing)
+    tower_models = {}
+    for name, layers in (("imitation", imitation_layers), ("recording", recording_layers)):
+        x = keras.Input(INPUT_SHAPE, name=f"{name}_cqt")
+        tower_models[name] = keras.Model(x, _run(layers, normalization(x)), name=f"{name}_tower")
+    width = tower_models["imitation"].output.shape[-1] + tower_models["recording"].output.shape[-1]
+    features = keras.Input((width,), name="pair_features")
+    head = keras.Model(features, apply_head(features, HEAD), name="head")
+
+    imitation = keras.Input(INPUT_SHAPE, name="imitation")
+    recording = keras.Input(INPUT_SHAPE, name="recording")
+    pair = keras.layers.Concatenate(name="concat")(
+        [tower_models["imitation"](imitation), tower_models["recording"](recording)])
+    return keras.Model([imitation, recording], head(pair), name=f"iminet_{sharing}")

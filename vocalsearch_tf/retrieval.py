@@ -1,0 +1,75 @@
+"""Ranking a library of sounds for an imitation query, with cached candidate work.
+
+A Siamese-style model scores a pair as head(concat(imitation_tower(q), recording_tower(c))).
+Naively, ranking N candidates runs both towers N times per query. Here each candidate's
+tower output is computed once, and so is its share of the head's first layer: FC1 is
+linear in the concatenation, W [q; c] + b = W_q q + (W_c c + b), so only W_q q is
+computed per query and the rest of the head runs on (query, candidate) sums.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def split_head(head: keras.Model) -> tuple[keras.layers.Dense, list[keras.layers.Layer]]:
+    """The head's first Dense layer, and the layers after it (dropout is inert at inference)."""
+    dense = [layer for layer in head.layers if isinstance(layer, keras.layers.Dense)]
+    first = dense[0]
+    rest = [layer for layer in head.layers[head.layers.index(first) + 1:]
+            if not isinstance(layer, keras.layers.Dropout)]
+    return first, rest
+
+
+class Retriever:
+    """Scores queries against a fixed library with cached candidate computations.
+
+    `model` is a pair model with sub-models `imitation_tower`, `recording_tower`, `head`
+    (IMINET and TL-IMINET both are).
+    """
+
+    def __init__(self, model: keras.Model, batch_size: int = 256, memory_bytes: float = 2.5e8):
+        self.imitation_tower = model.get_layer("imitation_tower")
+        self.recording_tower = model.get_layer("recording_tower")
+        self.first, self.rest = split_head(model.get_layer("head"))
+        self.batch_size = batch_size
+        self.memory_bytes = memory_bytes  # bounds the (queries, library, FC1) block per step
+        kernel = self.first.kernel
+        self.query_width = self.imitation_tower.output.shape[-1]
+        self._w_query, self._w_candidate = kernel[: self.query_width], kernel[self.query_width:]
+        self.library: tf.Tensor | None = None
+
+    def index(self, recordings: np.ndarray) -> "Retriever":
+        """Run the recording tower and the candidate half of FC1 once per library sound."""
+        embeddings = self.recording_tower.predict(recordings, batch_size=self.batch_size, verbose=0)
+        self.library = tf.matmul(tf.constant(embeddings), self._w_candidate) + self.first.bias
+        return self
+
+    def scores(self, imitations: np.ndarray) -> np.ndarray:
+        """(queries, library size) matching probabilities."""
+        if self.library is None:
+            raise RuntimeError("call index(recordings) before scores(imitations)")
+        queries = self.imitation_tower.predict(imitations, batch_size=self.batch_size, verbose=0)
+        query_part = tf.matmul(tf.constant(queries), self._w_query)
+        step = max(1, int(self.memory_bytes // (4 * self.library.shape[0] * self.library.shape[1])))
+        return np.concatenate([self._head(query_part[i:i + step], self.library).numpy()
+                               for i in range(0, len(queries), step)])
+
+    @tf.function(reduce_retracing=True)
+    def _head(self, query_part, library):
+        hidden = query_part[:, None, :] + library[None, :, :]
+        x = self.first.activation(hidden)
+        for layer in self.rest:
+            x = layer(x)
+        return x[..., 0]
+
+
+def pairwise_scores(model: keras.Model, imitations: np.ndarray, recordings: np.ndarray,
+                    batch_size: int = 256) -> np.ndarray:
+    """The naive reference: the full model on every (query, candidate) pair."""
+    q = np.repeat(np.arange(len(imitations)), len(recordings))
+    c = np.tile(np.arange(len(recordings)), len(imitations))
+    scores = model.predict([imitations[q], recordings[c]], batch_size=batch_size, verbose=0)
+    return scores.reshape(len(imitations), len(recordings))

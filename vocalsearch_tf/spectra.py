@@ -1,0 +1,49 @@
+"""Spectrograms of many clips, computed once with a front-end layer and cached on disk."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from vocalsearch_tf import audio
+
+
+def _cache_key(paths, layer) -> str:
+    entries = [(str(p), Path(p).stat().st_size) for p in paths]
+    blob = json.dumps({"layer": type(layer).__name__, "params": dataclasses.asdict(layer.params),
+                       "files": entries}, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def spectrograms(paths, layer, cache_dir: str | Path | None = None, batch: int = 32,
+                 description: str = "spectrograms") -> np.ndarray:
+    """`(clips, freq, time, 1)` float32 from a `ConstantQ` or `LogMel` layer.
+
+    Clips are loaded at the layer's sample rate and cut or zero-padded to its length. With
+    `cache_dir`, the array is stored under a key made of the layer's settings and the
+    files' names and sizes, and read back on the next call.
+    """
+    paths = list(paths)
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"{type(layer).__name__}-{_cache_key(paths, layer)}.npy"
+        if cache.exists():
+            return np.load(cache)
+    rate, length = layer.params.sample_rate, layer.params.clip_samples
+    parts = []
+    for start in tqdm(range(0, len(paths), batch), desc=description, leave=False):
+        clips = np.stack([audio.load_clip(p, rate, length) for p in paths[start:start + batch]])
+        parts.append(np.asarray(layer(clips), dtype=np.float32))
+    result = np.concatenate(parts) if parts else np.zeros((0, *layer.params.shape, 1), np.float32)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".part.npy")
+        np.save(tmp, result)
+        os.replace(tmp, cache)
+    return result
