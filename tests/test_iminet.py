@@ -13,7 +13,7 @@ import pytest
 from vocalsearch_tf import evaluation, metrics, training
 from vocalsearch_tf.evaluation import CategoryScores
 from vocalsearch_tf.models.iminet import build_iminet
-from vocalsearch_tf.retrieval import Retriever, pairwise_scores
+from vocalsearch_tf.retrieval import Retriever, pairwise_scores, towers
 
 # hand-computed: conv k*k*in*out + out; dense in*out + out
 CONV = [3 * 3 * 1 * 12 + 12, 3 * 3 * 12 * 12 + 12, 3 * 3 * 12 * 6 + 6, 3 * 3 * 6 * 6 + 6]  # 120 1308 654 330
@@ -42,11 +42,12 @@ def test_ties_rank_the_target_last_among_equals():
 def test_parameter_counts_equal_hand_computed_values(sharing, tower_params):
     model = build_iminet(sharing)
     assert model.count_params() == tower_params + HEAD
-    assert model.get_layer("imitation_tower").output.shape[-1] == 216
+    assert model.get_layer("imitation_features").output.shape[-1] == 216
 
 
 def tower_variables(model, tower):
-    return {id(v) for v in model.get_layer(f"{tower}_tower").trainable_weights}
+    imitation, recording = towers(model)
+    return {id(v) for v in {"imitation": imitation, "recording": recording}[tower].trainable_weights}
 
 
 def test_tied_model_has_one_set_of_tower_variables():
@@ -60,6 +61,18 @@ def test_partial_model_shares_exactly_conv3_and_conv4():
     shared = tower_variables(model, "imitation") & tower_variables(model, "recording")
     names = sorted(v.path for v in model.trainable_weights if id(v) in shared)
     assert names == ["shared_conv3/bias", "shared_conv3/kernel", "shared_conv4/bias", "shared_conv4/kernel"]
+
+
+@pytest.mark.parametrize("sharing", ["tied", "partial", "untied"])
+def test_keras_file_restores_weights_and_sharing(tmp_path, sharing):
+    keras.utils.set_random_seed(2)
+    model = build_iminet(sharing)
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    x = [np.random.default_rng(0).standard_normal((3, 72, 129, 1)).astype(np.float32)] * 2
+    np.testing.assert_allclose(model.predict(x, verbose=0), restored.predict(x, verbose=0), rtol=1e-6)
+    assert restored.count_params() == model.count_params()
+    assert (tower_variables(restored, "imitation") & tower_variables(restored, "recording")) or sharing == "untied"
 
 
 def test_untied_model_shares_nothing():

@@ -14,26 +14,30 @@ import numpy as np
 import tensorflow as tf
 
 
-def split_head(head: keras.Model) -> tuple[keras.layers.Dense, list[keras.layers.Layer]]:
-    """The head's first Dense layer, and the layers after it (dropout is inert at inference)."""
-    dense = [layer for layer in head.layers if isinstance(layer, keras.layers.Dense)]
-    first = dense[0]
-    rest = [layer for layer in head.layers[head.layers.index(first) + 1:]
-            if not isinstance(layer, keras.layers.Dropout)]
-    return first, rest
+def towers(model: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """The imitation and recording towers of a pair model, as models of their own: from
+    each input to the layers `imitation_features` / `recording_features`."""
+    imitation, recording = model.inputs
+    return (keras.Model(imitation, model.get_layer("imitation_features").output),
+            keras.Model(recording, model.get_layer("recording_features").output))
+
+
+def head_layers(model: keras.Model) -> list[keras.layers.Dense]:
+    """The head's Dense layers `fc1`, `fc2`, ... in order (dropout is inert at inference)."""
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense) and layer.name.startswith("fc")]
+    return sorted(dense, key=lambda layer: int(layer.name[2:]))
 
 
 class Retriever:
     """Scores queries against a fixed library with cached candidate computations.
 
-    `model` is a pair model with sub-models `imitation_tower`, `recording_tower`, `head`
-    (IMINET and TL-IMINET both are).
+    `model` is a pair model whose tower outputs are the layers `imitation_features` and
+    `recording_features` and whose head is `fc1`, `fc2`, ... (IMINET and TL-IMINET both are).
     """
 
     def __init__(self, model: keras.Model, batch_size: int = 256, memory_bytes: float = 2.5e8):
-        self.imitation_tower = model.get_layer("imitation_tower")
-        self.recording_tower = model.get_layer("recording_tower")
-        self.first, self.rest = split_head(model.get_layer("head"))
+        self.imitation_tower, self.recording_tower = towers(model)
+        self.first, *self.rest = head_layers(model)
         self.batch_size = batch_size
         self.memory_bytes = memory_bytes  # bounds the (queries, library, FC1) block per step
         kernel = self.first.kernel

@@ -51,31 +51,27 @@ def towers(sharing: str) -> tuple[list, list]:
     return imitation, recording
 
 
-def _run(layers, x):
+def _run(layers, x, name: str):
     for layer in layers:
         x = layer(x)
-    return keras.layers.Flatten()(x)
+    return keras.layers.Flatten(name=f"{name}_features")(x)
 
 
 def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalization | None = None) -> keras.Model:
     """IMINET on CQT spectrograms: inputs `imitation`, `recording` of shape (72, 129, 1);
     output the probability that the pair matches.
 
-    The model is composed of three sub-models, `imitation_tower`, `recording_tower` and
-    `head`, so that retrieval can run the towers once per clip (see `retrieval.py`).
+    One flat functional graph (shared layers are called on both inputs), so a `.keras`
+    file restores the sharing. The tower outputs are the layers `imitation_features` and
+    `recording_features`, and the head is `fc1`..`fc3`: `retrieval.py` relies on these
+    names to run each tower once per clip.
     """
     normalization = normalization or keras.layers.Normalization(axis=None, mean=0.0, variance=1.0, name="standardise")
     imitation_layers, recording_layers = towers(sharing)
-    tower_models = {}
-    for name, layers in (("imitation", imitation_layers), ("recording", recording_layers)):
-        x = keras.Input(INPUT_SHAPE, name=f"{name}_cqt")
-        tower_models[name] = keras.Model(x, _run(layers, normalization(x)), name=f"{name}_tower")
-    width = tower_models["imitation"].output.shape[-1] + tower_models["recording"].output.shape[-1]
-    features = keras.Input((width,), name="pair_features")
-    head = keras.Model(features, apply_head(features, HEAD), name="head")
-
     imitation = keras.Input(INPUT_SHAPE, name="imitation")
     recording = keras.Input(INPUT_SHAPE, name="recording")
-    pair = keras.layers.Concatenate(name="concat")(
-        [tower_models["imitation"](imitation), tower_models["recording"](recording)])
-    return keras.Model([imitation, recording], head(pair), name=f"iminet_{sharing}")
+    pair = keras.layers.Concatenate(name="concat")([
+        _run(imitation_layers, normalization(imitation), "imitation"),
+        _run(recording_layers, normalization(recording), "recording"),
+    ])
+    return keras.Model([imitation, recording], apply_head(pair, HEAD), name=f"iminet_{sharing}")
