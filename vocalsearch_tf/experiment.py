@@ -13,7 +13,6 @@ import pandas as pd
 import tensorflow as tf
 
 from vocalsearch_tf import evaluation, spectra, training
-from vocalsearch_tf.config import Profile
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
 from vocalsearch_tf.runs import RunDirs
 
@@ -61,11 +60,14 @@ class Spectrograms:
     def of_imitations(self, ids) -> np.ndarray:
         return self.imitations[[self.imitation_rows[i] for i in ids]]
 
-    def training_moments(self, split: Split) -> tuple[float, float]:
-        """Mean and variance over the training sounds' and imitations' spectrograms."""
-        train = np.concatenate([
-            self.of_sounds(split.sounds.sound_id[split.sounds.split == "train"]).ravel(),
-            self.of_imitations(split.imitations.imitation_id[split.imitations.role == "train"]).ravel()])
+    def training_moments(self, split: Split, of: str = "both") -> tuple[float, float]:
+        """Mean and variance over the training spectrograms of sounds, imitations or both."""
+        parts = []
+        if of in ("both", "sounds"):
+            parts.append(self.of_sounds(split.sounds.sound_id[split.sounds.split == "train"]).ravel())
+        if of in ("both", "imitations"):
+            parts.append(self.of_imitations(split.imitations.imitation_id[split.imitations.role == "train"]).ravel())
+        train = np.concatenate(parts)
         return float(train.mean()), float(train.var())
 
 
@@ -79,10 +81,10 @@ def compute_spectrograms(split: Split, sound_layer, imitation_layer, cache_dir: 
 
 
 def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Spectrograms,
-                       recipe, profile: Profile, out_dir: Path, base_seed: int,
+                       recipe, n_runs: int, max_epochs: int | None, out_dir: Path, base_seed: int,
                        strategy: tf.distribute.Strategy | None = None) -> list[dict]:
-    """`profile.n_runs` trainings of `build()`; each run's model (.keras), test scores
-    (.npz) and result (.json: MRR per category, epochs, history) are saved as it ends."""
+    """`n_runs` trainings of `build()`; each run's model (.keras), test scores (.npz) and
+    result (.json: MRR per category, epochs, history) are saved as it ends."""
     test_sounds, test_queries = split.test_tables()
     sound_specs = specs.of_sounds(test_sounds.sound_id)
     query_specs = specs.of_imitations(test_queries.imitation_id)
@@ -96,11 +98,11 @@ def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Sp
             for role in ("train", "val")
         }
         model, history = training.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
-                                                 profile.max_epochs, strategy)
+                                                 max_epochs, strategy)
         model.save(out_dir / f"model_{index:02d}.keras")
         scores = evaluation.retrieval_scores(model, test_sounds, test_queries, sound_specs, query_specs)
         evaluation.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
         return {"mrr": evaluation.mrr_by_category(scores), "epochs": len(history["loss"]),
                 "params": model.count_params(), "history": history}
 
-    return training.run_many(out_dir, profile.n_runs, run, base_seed)
+    return training.run_many(out_dir, n_runs, run, base_seed)

@@ -41,3 +41,17 @@ def vocalsketch_root(dataset: str, data_dir: str | Path, profile: str | Profile,
     if dataset == "vocalsketch":
         return Path(data_dir)
     raise ValueError(f"unknown DATASET {dataset!r}: use 'synthetic' or 'vocalsketch'")
+
+
+def pretraining_root(name: str, dataset: str, data_dir: str | Path, real_dir: str | Path,
+                     profile: str | Profile, seed: int) -> Path:
+    """The speech ('voxforge') or urban-sound ('urbansound8k') folder for pretraining: for
+    DATASET 'synthetic' the embedded set (generated on first use), else `real_dir`."""
+    profile = get_profile(profile) if isinstance(profile, str) else profile
+    if dataset == "synthetic":
+        from vocalsearch_tf.datasets.synthetic import make_synthetic
+
+        dest = Path(data_dir) / "synthetic" / profile.name
+        make_synthetic(profile, dest, seed=seed, sets=[name])
+        return dest / name
+    return Path(real_dir)

@@ -42,6 +42,30 @@ class AdamRecipe:
 IMINET_RECIPE = AdamRecipe()
 
 
+@dataclass(frozen=True)
+class SGDRecipe:
+    """TL-IMINET training (TASLP V-D): SGD, lr 0.01, decay 1e-4, momentum 0.9, batch 128,
+    30 epochs. 'Decay' is read as Keras 2's per-iteration time decay,
+    lr_t = lr / (1 + decay * t), the optimiser option the papers' code base had."""
+
+    learning_rate: float = 0.01
+    decay: float = 1e-4
+    momentum: float = 0.9
+    batch_size: int = 128
+    max_epochs: int = 30  # trained for exactly this many epochs: no early stopping
+
+    def optimizer(self):
+        schedule = keras.optimizers.schedules.InverseTimeDecay(self.learning_rate, decay_steps=1,
+                                                               decay_rate=self.decay)
+        return keras.optimizers.SGD(schedule, momentum=self.momentum)
+
+    def callbacks(self):
+        return []
+
+
+TL_IMINET_RECIPE = SGDRecipe()
+
+
 def pair_dataset(pairs: pd.DataFrame, imitation_rows: dict, sound_rows: dict,
                  imitation_specs: np.ndarray, sound_specs: np.ndarray, batch_size: int,
                  shuffle_seed: int | None = None) -> tf.data.Dataset:

@@ -1,0 +1,98 @@
+"""Tower pretraining (TASLP V-A, V-B): spoken-language ID and urban-sound classification.
+
+Choices where the papers are silent: Adam (lr 1e-3) with batch 32, early stopping on a
+held-out tenth of the training part (patience 5, best weights restored); labels as
+integers with sparse categorical cross-entropy. The speech split is speaker-disjoint
+(70/30 by speaker, the validation tenth also by speaker). UrbanSound8K uses its own 10
+folds; the weights transferred to TL-IMINET come from one more model trained on all 10
+folds for the median of the folds' best epoch counts (no test data remains unseen
+there, and none is needed: the transfer target is VocalSketch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from sklearn.metrics import accuracy_score, confusion_matrix
+from sklearn.model_selection import GroupShuffleSplit
+
+
+@dataclass(frozen=True)
+class ClassifierRecipe:
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    patience: int = 5
+    validation_fraction: float = 0.1
+    max_epochs: int = 100
+
+
+PRETRAIN_RECIPE = ClassifierRecipe()
+
+
+def group_split(groups, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, test) with no group (speaker, recording) in both."""
+    groups = np.asarray(groups)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    train, test = next(splitter.split(np.zeros(len(groups)), groups=groups))
+    return np.sort(train), np.sort(test)
+
+
+def fit_classifier(build, x: np.ndarray, y: np.ndarray, groups, recipe: ClassifierRecipe, seed: int,
+                   max_epochs: int | None = None, epochs_exactly: int | None = None,
+                   strategy: tf.distribute.Strategy | None = None):
+    """Train a classifier; a tenth of the groups is held out for early stopping, unless
+    `epochs_exactly` is given (then all data trains for that many epochs)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = build()
+        model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if epochs_exactly is not None:
+        history = model.fit(x, y, batch_size=recipe.batch_size, epochs=epochs_exactly, shuffle=True, verbose=0)
+    else:
+        train, val = group_split(groups, recipe.validation_fraction, seed)
+        epochs = min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.patience, restore_best_weights=True)
+        history = model.fit(x[train], y[train], validation_data=(x[val], y[val]), batch_size=recipe.batch_size,
+                            epochs=epochs, callbacks=[stop], shuffle=True, verbose=0)
+    return model, {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def best_epoch(history: dict) -> int:
+    """1-based epoch of the lowest validation loss (the weights early stopping keeps)."""
+    return int(np.argmin(history["val_loss"])) + 1 if "val_loss" in history else len(history["loss"])
+
+
+def evaluate_classifier(model, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
+    predicted = np.argmax(model.predict(x, batch_size=64, verbose=0), axis=1)
+    return {"accuracy": float(accuracy_score(y, predicted)),
+            "confusion": confusion_matrix(y, predicted, labels=list(range(n_classes))).tolist()}
+
+
+def plot_confusion(ax, confusion, labels, title: str):
+    confusion = np.asarray(confusion, dtype=float)
+    rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if confusion[i, j]:
+                ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if rates[i, j] > 0.5 else "black")
+
+
+def label_codes(values, classes) -> np.ndarray:
+    index = {c: k for k, c in enumerate(classes)}
+    return np.array([index[v] for v in values], dtype=np.int64)
+
+
+def fold_table(results: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"fold": r["fold"], "accuracy": r["accuracy"], "epochs": r["epochs"]} for r in results])
