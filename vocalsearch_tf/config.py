@@ -100,6 +100,7 @@ class Profile:
     pretrain_max_epochs: int | None = None  # tower pretraining (early-stopped); None = no cap
     tl_epochs: int = 30  # TL-IMINET trains a fixed number of epochs (TASLP V-D: 30)
     tl_runs: int | None = None  # TL-IMINET runs per configuration; None = n_runs
+    imisound_epochs: int = 30  # IMISOUND auto-encoder training epochs (the paper gives none)
 
 
 CI_VOCALSKETCH = {"acoustic instruments": 4, "commercial synthesizers": 4,
@@ -110,9 +111,10 @@ CI_VOCALSKETCH = {"acoustic instruments": 4, "commercial synthesizers": 4,
 PROFILES: dict[str, Profile] = {
     "ci": Profile("ci", n_runs=1, max_epochs=2, speech_clips_per_language=6,
                   urban_clips_per_class=10, vocalsketch_sounds=CI_VOCALSKETCH,
-                  pretrain_max_epochs=1, tl_epochs=1, tl_runs=1),
+                  pretrain_max_epochs=1, tl_epochs=1, tl_runs=1, imisound_epochs=1),
     "quick": Profile("quick", n_runs=3, max_epochs=30, speech_clips_per_language=100,
-                     urban_clips_per_class=40, pretrain_max_epochs=8, tl_epochs=5, tl_runs=1),
+                     urban_clips_per_class=40, pretrain_max_epochs=8, tl_epochs=5, tl_runs=1,
+                     imisound_epochs=8),
     "paper": Profile("paper", n_runs=10, max_epochs=None, speech_clips_per_language=8000,
                      urban_clips_per_class=873, pretrain_max_epochs=None, tl_epochs=30),
 }

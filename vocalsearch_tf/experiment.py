@@ -106,3 +106,35 @@ def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Sp
                 "params": model.count_params(), "history": history}
 
     return training.run_many(out_dir, n_runs, run, base_seed)
+
+
+def imisound_runs(split: Split, specs: Spectrograms, n_runs: int, epochs: int, out_dir: Path,
+                  base_seed: int) -> list[dict]:
+    """`n_runs` IMISOUND trainings on the training imitations; each run's test likelihoods
+    (eq. 3, per category) and result are saved as it ends."""
+    import dataclasses
+
+    from vocalsearch_tf.datasets.vocalsketch import CATEGORY_CODES
+    from vocalsearch_tf.models.imisound import IMISOUND, Imisound, cosine_similarity, likelihood
+
+    test_sounds, test_queries = split.test_tables()
+    train_ids = split.imitations.imitation_id[split.imitations.role == "train"]
+
+    def run(index: int, seed: int) -> dict:
+        model = Imisound(dataclasses.replace(IMISOUND, epochs=epochs)).fit(specs.of_imitations(train_ids), seed)
+        sound_vectors = model.embed(specs.of_sounds(test_sounds.sound_id))
+        query_vectors = model.embed(specs.of_imitations(test_queries.imitation_id))
+        scores = {}
+        for category in evaluation.categories_in(test_sounds):
+            members = np.flatnonzero((test_sounds.category == category).to_numpy())
+            asking = np.flatnonzero((test_queries.category == category).to_numpy())
+            column = {sid: k for k, sid in enumerate(test_sounds.sound_id.to_numpy()[members])}
+            similarity = cosine_similarity(query_vectors[asking], sound_vectors[members])
+            scores[CATEGORY_CODES[category]] = evaluation.CategoryScores(
+                likelihood(similarity), np.array([column[s] for s in test_queries.sound_id.to_numpy()[asking]]),
+                test_queries.imitation_id.to_numpy()[asking], test_sounds.sound_id.to_numpy()[members])
+        evaluation.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
+        return {"mrr": evaluation.mrr_by_category(scores), "loss": model.history["loss"],
+                "vector_size": int(sound_vectors.shape[1])}
+
+    return training.run_many(out_dir, n_runs, run, base_seed)

@@ -1,0 +1,111 @@
+"""IMISOUND (TASLP VI-C; Zhang & Duan, ICASSP 2016 / JAES 2016), the baseline.
+
+CQT spectrograms (IMINET's front-end) are cut into overlapping 525 ms patches; a stacked
+auto-encoder with hidden layers of 1000 and 600 units, trained on the training
+imitations' patches, codes each patch as 600 values; with the code's delta over time a
+patch is 1200 values; six statistics over a clip's patches (maximum, minimum, mean,
+median, standard deviation, inter-quartile range) make a 7200-d clip vector; queries
+rank candidates by cosine similarity.
+
+Choices where the paper is silent: patches of 20 CQT frames (20 x 26.25 ms = 525 ms)
+with a hop of 10 frames (50 % overlap); patch vectors standardised per dimension with
+the training patches' mean and deviation; sigmoid hidden units; the auto-encoder trained
+end to end (1440-1000-600-1000-1440, mean squared error, Adam) rather than layer-wise;
+the delta is the central difference between neighbouring patches' codes (np.gradient).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from scipy import stats
+
+from vocalsearch_tf.config import IMINET_CQT
+
+
+@dataclass(frozen=True)
+class ImisoundParams:
+    patch_frames: int = 20  # 525 ms at a 26.25 ms hop
+    patch_hop: int = 10
+    hidden: tuple[int, int] = (1000, 600)
+    learning_rate: float = 1e-3
+    batch_size: int = 256
+    epochs: int = 30
+
+
+IMISOUND = ImisoundParams()
+STATISTICS = ("max", "min", "mean", "median", "std", "iqr")
+
+
+def patches(spectrogram: np.ndarray, params: ImisoundParams = IMISOUND) -> np.ndarray:
+    """(patches, bins * patch_frames) from a (bins, frames[, 1]) spectrogram."""
+    spec = np.asarray(spectrogram)
+    spec = spec[..., 0] if spec.ndim == 3 else spec
+    starts = range(0, spec.shape[1] - params.patch_frames + 1, params.patch_hop)
+    return np.stack([spec[:, s:s + params.patch_frames].ravel() for s in starts])
+
+
+def clip_statistics(codes: np.ndarray) -> np.ndarray:
+    """The 6 statistics per dimension of [codes, delta(codes)]: (patches, d) -> 12 d values."""
+    delta = np.gradient(codes, axis=0) if len(codes) > 1 else np.zeros_like(codes)
+    sequence = np.concatenate([codes, delta], axis=1)
+    return np.concatenate([
+        sequence.max(axis=0), sequence.min(axis=0), sequence.mean(axis=0),
+        np.median(sequence, axis=0), sequence.std(axis=0), stats.iqr(sequence, axis=0),
+    ])
+
+
+def build_autoencoder(input_dim: int, params: ImisoundParams = IMISOUND) -> tuple[keras.Model, keras.Model]:
+    """(auto-encoder, encoder) with sigmoid hidden layers 1000-600(-1000) and a linear output."""
+    first, code = params.hidden
+    x = keras.Input((input_dim,), name="patch")
+    h = keras.layers.Dense(first, activation="sigmoid", name="encode1")(x)
+    z = keras.layers.Dense(code, activation="sigmoid", name="code")(h)
+    h = keras.layers.Dense(first, activation="sigmoid", name="decode1")(z)
+    out = keras.layers.Dense(input_dim, name="reconstruction")(h)
+    return keras.Model(x, out, name="imisound_sae"), keras.Model(x, z, name="imisound_encoder")
+
+
+class Imisound:
+    """Fit on training spectrograms, then embed clips and score queries against candidates."""
+
+    def __init__(self, params: ImisoundParams = IMISOUND):
+        self.params = params
+        self.autoencoder = self.encoder = None
+        self.mean = self.scale = None
+        self.history: dict = {}
+
+    def fit(self, spectrograms: np.ndarray, seed: int = 0, verbose: int = 0) -> "Imisound":
+        data = np.concatenate([patches(s, self.params) for s in spectrograms])
+        self.mean, self.scale = data.mean(axis=0), data.std(axis=0) + 1e-6
+        keras.utils.set_random_seed(seed)
+        self.autoencoder, self.encoder = build_autoencoder(data.shape[1], self.params)
+        self.autoencoder.compile(keras.optimizers.Adam(self.params.learning_rate), "mse")
+        standard = (data - self.mean) / self.scale
+        history = self.autoencoder.fit(standard, standard, batch_size=self.params.batch_size,
+                                       epochs=self.params.epochs, shuffle=True, verbose=verbose)
+        self.history = {k: [float(v) for v in values] for k, values in history.history.items()}
+        return self
+
+    def embed(self, spectrograms: np.ndarray) -> np.ndarray:
+        """(clips, 7200) clip vectors."""
+        per_clip = [patches(s, self.params) for s in spectrograms]
+        codes = self.encoder.predict((np.concatenate(per_clip) - self.mean) / self.scale, batch_size=1024, verbose=0)
+        bounds = np.cumsum([0] + [len(p) for p in per_clip])
+        return np.stack([clip_statistics(codes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+
+
+def cosine_similarity(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    q = queries / (np.linalg.norm(queries, axis=1, keepdims=True) + 1e-12)
+    c = candidates / (np.linalg.norm(candidates, axis=1, keepdims=True) + 1e-12)
+    return q @ c.T
+
+
+def likelihood(similarity: np.ndarray) -> np.ndarray:
+    """TASLP eq. 3: softmax over the library of minus the cosine distance (1 - similarity)."""
+    logits = -(1.0 - similarity)
+    logits = logits - logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    return weights / weights.sum(axis=1, keepdims=True)
