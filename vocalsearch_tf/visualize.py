@@ -1,0 +1,153 @@
+"""Activation maximisation (TASLP VII; ICASSP 2018 section 4, eq. 1-2) and Griffin-Lim
+sonification of the patterns.
+
+A copy of a trained model with every ReLU replaced by a leaky ReLU (slope 0.3) is frozen;
+an input is optimised by gradient ascent on  activation - lambda * ||x||^2  (lambda 0.1)
+from a random start. Choices where the papers are silent:
+- the input is optimised in the standardised domain the network sees after its
+  `*_standardise` layer, starting from N(0, 0.1^2); ||x||^2 is the mean of squares there,
+  so lambda weighs the same for inputs of any size and pulls towards the average
+  spectrogram; patterns are shown and sonified in the log-spectrogram domain;
+- a convolutional filter's activation is the mean of its feature map over all positions;
+  an FC1 neuron's is its output, with the (imitation, recording) pair optimised jointly;
+- Adam, learning rate 0.05, a fixed number of steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import librosa
+import numpy as np
+import tensorflow as tf
+
+from vocalsearch_tf.config import ConstantQParams, LogMelParams
+
+LEAKY_SLOPE = 0.3
+PENALTY = 0.1
+
+
+def _leaky(x):
+    return keras.activations.leaky_relu(x, negative_slope=LEAKY_SLOPE)
+
+
+def leaky_copy(model: keras.Model) -> keras.Model:
+    """A copy of `model` with every ReLU activation replaced by leaky ReLU (slope 0.3) and
+    the same weights; `model` itself is left as it was."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if config.get("activation") == "relu":
+            config["activation"] = _leaky
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    copy.trainable = False
+    return copy
+
+
+def standardisation(model: keras.Model, tower: str) -> tuple[float, float]:
+    """Mean and deviation of a tower's input standardisation (IMINET shares one layer)."""
+    names = {layer.name for layer in model.layers}
+    config = model.get_layer(f"{tower}_standardise" if f"{tower}_standardise" in names else "standardise").get_config()
+    return float(np.ravel(config["mean"])[0]), float(np.sqrt(np.ravel(config["variance"])[0]))
+
+
+@dataclass
+class Patterns:
+    """Optimised inputs (log-spectrogram domain), and the objective at start and end."""
+
+    inputs: dict[str, np.ndarray]  # tower -> (patterns, freq, time)
+    start: np.ndarray  # activation of each target before optimisation
+    end: np.ndarray  # and after
+
+
+def tower_input(model: keras.Model, tower: str):
+    """The model input feeding `tower` ('imitation' or 'recording')."""
+    matches = [t for t in model.inputs if t.name.startswith(tower)]
+    if len(matches) != 1:
+        raise ValueError(f"{model.name}: no single input for the {tower} tower in {[t.name for t in model.inputs]}")
+    return matches[0]
+
+
+def maximise(model: keras.Model, output: str, units: list[int], towers: list[str], steps: int = 200,
+             learning_rate: float = 0.05, seed: int = 0) -> Patterns:
+    """Activation maximisation of `units` of layer `output` of `model` (a `leaky_copy`),
+    over the inputs of `towers` (one tower, or both for FC neurons): one pattern (or
+    pattern pair) per unit, optimised together as a batch."""
+    target = keras.Model([tower_input(model, t) for t in towers], model.get_layer(output).output)
+    moments = {t: standardisation(model, t) for t in towers}
+    rng = np.random.default_rng(seed)
+    x = {t: tf.Variable(0.1 * rng.standard_normal((len(units), *tower_input(model, t).shape[1:])).astype(np.float32))
+         for t in towers}
+    optimizer = keras.optimizers.Adam(learning_rate)
+    rows, columns = tf.range(len(units)), tf.constant(units)
+
+    def activation():
+        raw = [x[t] * moments[t][1] + moments[t][0] for t in towers]  # the model standardises again
+        out = target(raw if len(raw) > 1 else raw[0])
+        if len(out.shape) == 4:  # a conv layer: mean of each filter's map
+            out = tf.reduce_mean(out, axis=[1, 2])
+        return tf.gather_nd(out, tf.stack([rows, columns], axis=1))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            act = activation()
+            penalty = tf.add_n([tf.reduce_mean(tf.square(v), axis=[1, 2, 3]) for v in x.values()])
+            loss = -tf.reduce_sum(act - PENALTY * penalty)
+        optimizer.apply_gradients(zip(tape.gradient(loss, list(x.values())), list(x.values())))
+
+    start = activation().numpy()
+    for _ in range(steps):
+        step()
+    end = activation().numpy()
+    patterns = {t: x[t].numpy()[..., 0] * moments[t][1] + moments[t][0] for t in towers}
+    return Patterns(patterns, start, end)
+
+
+def sonify_mel(pattern: np.ndarray, params: LogMelParams, n_iter: int = 64, seed: int = 0) -> np.ndarray:
+    """A log-mel pattern (our `LogMel` domain) as audio: mel power (relative to the peak)
+    -> STFT magnitude (librosa's NNLS inversion) -> Griffin-Lim, peak-normalised."""
+    power = _relative_exp(pattern, floor=np.log(params.log_offset))
+    magnitude = librosa.feature.inverse.mel_to_stft(power, sr=params.sample_rate, n_fft=params.n_fft,
+                                                    power=2.0, fmin=params.fmin, fmax=params.fmax)
+    audio = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=params.hop_length,
+                               win_length=params.win_length, n_fft=params.n_fft, window="hann",
+                               center=True, pad_mode="constant", random_state=seed)
+    return _normalise(audio)
+
+
+def sonify_cqt(pattern: np.ndarray, params: ConstantQParams, n_iter: int = 32, seed: int = 0) -> np.ndarray:
+    """A log-CQT pattern (our `ConstantQ` domain) as audio with `librosa.griffinlim_cqt`."""
+    magnitude = _relative_exp(pattern, floor=np.log(params.log_offset))
+    audio = librosa.griffinlim_cqt(magnitude, sr=params.sample_rate, hop_length=params.hop_length,
+                                   fmin=params.fmin, bins_per_octave=params.bins_per_octave,
+                                   n_iter=n_iter, random_state=seed)
+    return _normalise(audio)
+
+
+def _relative_exp(pattern: np.ndarray, floor: float) -> np.ndarray:
+    """exp of a log pattern taken relative to its peak and floored (at -80 dB for our
+    offsets): optimised patterns can leave the range of real spectrograms, and only their
+    shape, not their absolute level, is meant to be heard."""
+    relative = np.asarray(pattern, dtype=np.float64) - np.max(pattern)
+    return np.exp(np.maximum(relative, floor))
+
+
+def _normalise(audio: np.ndarray, peak: float = 0.9) -> np.ndarray:
+    audio = np.nan_to_num(np.asarray(audio, dtype=np.float32))
+    top = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return audio * (peak / top) if top > 0 else audio
+
+
+def pattern_grid(ax_grid, patterns: np.ndarray, titles: list[str], cmap: str = "gray"):
+    """Draw patterns (n, freq, time) into a row of axes: time frames across, bins up."""
+    for ax, pattern, title in zip(ax_grid, patterns, titles):
+        ax.imshow(pattern, origin="lower", aspect="auto", cmap=cmap)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("time frames", fontsize=7)
+        ax.tick_params(labelsize=6)
+    ax_grid[0].set_ylabel("mel bins", fontsize=7)
