@@ -1,0 +1,76 @@
+"""Activation maximisation and sonification."""
+
+import keras
+import numpy as np
+import pytest
+
+from vocalsearch_tf import visualize
+from vocalsearch_tf.config import IMINET_CQT, IMITATION_LOGMEL, RECORDING_LOGMEL
+from vocalsearch_tf.features import ConstantQ, LogMel
+from vocalsearch_tf.models.tl_iminet import build_classifier, build_tl_iminet
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    keras.utils.set_random_seed(0)
+    return build_classifier("recording", mean=-4.0, variance=9.0)
+
+
+def test_leaky_copy_replaces_relu_and_leaves_the_original_untouched(small_model):
+    before = [w.copy() for w in small_model.get_weights()]
+    copy = visualize.leaky_copy(small_model)
+    assert all(layer.activation is keras.activations.relu or layer.activation.__name__ == "relu"
+               for layer in small_model.layers if isinstance(layer, keras.layers.Conv2D))
+    leaky = [layer for layer in copy.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert leaky and all(layer.activation is visualize._leaky for layer in leaky)
+    for a, b in zip(copy.get_weights(), small_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x = -np.ones((1, 128, 128, 1), np.float32) * 50  # far below the mean: many negative pre-activations
+    conv = lambda m: keras.Model(m.inputs, m.get_layer("recording_conv1").output)(x).numpy()
+    assert conv(small_model).min() >= 0 and conv(copy).min() < 0  # leaky lets negatives through
+    visualize.maximise(copy, "recording_conv2", [1, 2], ["recording"], steps=5)
+    for a, b in zip(small_model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_optimisation_raises_the_target_activation(small_model):
+    copy = visualize.leaky_copy(small_model)
+    result = visualize.maximise(copy, "recording_conv3", [0, 7, 20], ["recording"], steps=60)
+    assert result.inputs["recording"].shape == (3, 128, 128)
+    assert np.all(result.end > result.start + 0.5)
+    assert np.all(result.end > 10 * np.abs(result.start))
+
+
+def test_fc1_pair_optimisation_raises_the_neuron():
+    keras.utils.set_random_seed(1)
+    copy = visualize.leaky_copy(build_tl_iminet())
+    result = visualize.maximise(copy, "fc1", [3, 50], ["imitation", "recording"], steps=40)
+    assert set(result.inputs) == {"imitation", "recording"}
+    assert result.inputs["imitation"].shape == (2, 39, 482) and result.inputs["recording"].shape == (2, 128, 128)
+    assert np.all(result.end > result.start + 1.0)
+
+
+@pytest.mark.parametrize("params", [IMITATION_LOGMEL, RECORDING_LOGMEL], ids=["imitation", "recording"])
+def test_mel_sonification_is_finite_of_the_right_length_and_sounds_like_the_pattern(params):
+    rate, frames = params.sample_rate, params.n_frames
+    pattern = np.full((params.n_mels, frames), np.log(params.log_offset))
+    pattern[params.n_mels // 4: params.n_mels // 4 + 3, : frames // 2] = 0.0  # a low band first
+    pattern[3 * params.n_mels // 4: 3 * params.n_mels // 4 + 3, frames // 2:] = 0.0  # then a high one
+    audio = visualize.sonify_mel(pattern, params)
+    assert np.all(np.isfinite(audio)) and 0 < np.max(np.abs(audio)) <= 1
+    assert abs(len(audio) - (frames - 1) * params.hop_length) <= params.hop_length
+    heard = LogMel(params)(np.pad(audio, (0, params.clip_samples))[None, : params.clip_samples])[0, ..., 0].numpy()
+    inner = slice(2, frames - 2)
+    assert np.corrcoef(heard[:, inner].ravel(), pattern[:, inner].ravel())[0, 1] > 0.6
+
+
+def test_cqt_sonification_follows_the_pattern():
+    p = IMINET_CQT
+    pattern = np.full((p.n_bins, p.n_frames), np.log(p.log_offset))
+    pattern[30, :60] = 0.0
+    pattern[55, 70:] = 0.0
+    audio = visualize.sonify_cqt(pattern, p)
+    assert np.all(np.isfinite(audio)) and abs(len(audio) - (p.n_frames - 1) * p.hop_length) <= p.hop_length
+    heard = ConstantQ(p, magnitude=True)(np.pad(audio, (0, p.clip_samples))[None, : p.clip_samples])[0, ..., 0].numpy()
+    assert np.argmax(heard[:, 20:50].mean(axis=1)) in (29, 30, 31)
+    assert np.argmax(heard[:, 80:120].mean(axis=1)) in (54, 55, 56)
