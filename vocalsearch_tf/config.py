@@ -113,7 +113,7 @@ PROFILES: dict[str, Profile] = {
                   urban_clips_per_class=10, vocalsketch_sounds=CI_VOCALSKETCH,
                   pretrain_max_epochs=1, tl_epochs=1, tl_runs=1, imisound_epochs=1),
     "quick": Profile("quick", n_runs=3, max_epochs=30, speech_clips_per_language=100,
-                     urban_clips_per_class=40, pretrain_max_epochs=8, tl_epochs=5, tl_runs=1,
+                     urban_clips_per_class=40, pretrain_max_epochs=15, tl_epochs=5, tl_runs=1,
                      imisound_epochs=8),
     "paper": Profile("paper", n_runs=10, max_epochs=None, speech_clips_per_language=8000,
                      urban_clips_per_class=873, pretrain_max_epochs=None, tl_epochs=30),
