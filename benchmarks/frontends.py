@@ -11,28 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import librosa
 import numpy as np
 import tensorflow as tf
 
+from timing import median_seconds
 from vocalsearch_tf.config import IMINET_CQT
 from vocalsearch_tf.features import ConstantQ
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "frontends.json"
 
 
-def median_seconds(run, repetitions: int) -> float:
-    run()  # warm-up: graph tracing, kernel construction, caches
-    times = []
-    for _ in range(repetitions):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def librosa_cqt(clip):

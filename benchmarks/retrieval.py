@@ -12,27 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from timing import median_seconds
 from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
 from vocalsearch_tf.retrieval import Retriever, pairwise_scores
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "retrieval.json"
 
 
-def median_seconds(run, repetitions):
-    run()
-    times = []
-    for _ in range(repetitions):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(sizes=(1_000, 10_000), queries: int = 8, repetitions: int = 3, out: Path = OUT) -> dict:
