@@ -24,8 +24,6 @@ from vocalsearch_tf.features import ConstantQ
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "frontends.json"
 
 
-
-
 def librosa_cqt(clip):
     p = IMINET_CQT
     return np.abs(librosa.cqt(clip, sr=p.sample_rate, hop_length=p.hop_length, fmin=p.fmin,

@@ -24,8 +24,6 @@ from vocalsearch_tf.retrieval import Retriever, pairwise_scores
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "retrieval.json"
 
 
-
-
 def main(sizes=(1_000, 10_000), queries: int = 8, repetitions: int = 3, out: Path = OUT) -> dict:
     keras.utils.set_random_seed(0)
     model = build_iminet("tied")
