@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
+import tensorflow as tf
 from scipy import stats
 
 from vocalsearch_tf.config import IMINET_CQT
@@ -77,12 +78,14 @@ class Imisound:
         self.mean = self.scale = None
         self.history: dict = {}
 
-    def fit(self, spectrograms: np.ndarray, seed: int = 0, verbose: int = 0) -> "Imisound":
+    def fit(self, spectrograms: np.ndarray, seed: int = 0, verbose: int = 0,
+            strategy: tf.distribute.Strategy | None = None) -> "Imisound":
         data = np.concatenate([patches(s, self.params) for s in spectrograms])
         self.mean, self.scale = data.mean(axis=0), data.std(axis=0) + 1e-6
         keras.utils.set_random_seed(seed)
-        self.autoencoder, self.encoder = build_autoencoder(data.shape[1], self.params)
-        self.autoencoder.compile(keras.optimizers.Adam(self.params.learning_rate), "mse")
+        with (strategy or tf.distribute.get_strategy()).scope():
+            self.autoencoder, self.encoder = build_autoencoder(data.shape[1], self.params)
+            self.autoencoder.compile(keras.optimizers.Adam(self.params.learning_rate), "mse")
         standard = (data - self.mean) / self.scale
         history = self.autoencoder.fit(standard, standard, batch_size=self.params.batch_size,
                                        epochs=self.params.epochs, shuffle=True, verbose=verbose)
