@@ -33,13 +33,15 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -e '.[test]'
 	touch $@
 
-# Every numbered notebook, in order, under papermill; executed copies in results/notebooks/.
+# Every numbered notebook, in order, under papermill; executed copies land in
+# results/<profile>/<dataset>/notebooks/.
+EXECUTED := results/$(PROFILE)/$(DATASET)/notebooks
 reproduce: setup
-	mkdir -p results/notebooks figures
+	mkdir -p $(EXECUTED) figures
 	@for notebook in $(NOTEBOOKS); do \
 	  echo "== $$notebook (profile $(PROFILE), dataset $(DATASET))"; \
 	  $(VENV)/bin/papermill --cwd notebooks --progress-bar "$$notebook" \
-	    "results/notebooks/$$(basename $$notebook)" \
+	    "$(EXECUTED)/$$(basename $$notebook)" \
 	    -p PROFILE $(PROFILE) -p DATASET $(DATASET) -p DATA_DIR "$(abspath $(DATA_DIR))" \
 	    -p SEED $(SEED) || exit 1; \
 	done
@@ -67,4 +69,4 @@ download: setup
 	$(PY) -m vocalsearch_tf.datasets download $(DATASET) --dest "$(DATA_DIR)"
 
 clean:
-	rm -rf results/notebooks results/ci figures/ci .pytest_cache
+	rm -rf results/*/*/notebooks results/ci figures/ci .pytest_cache
