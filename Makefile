@@ -11,6 +11,12 @@ PROFILE ?= quick
 DATASET ?= synthetic
 DATA_DIR ?= data
 SEED ?= 0
+# with DATASET=vocalsketch: DATA_DIR is VocalSketch's folder; the pretraining data are here
+VOXFORGE_DIR ?= data/voxforge
+URBANSOUND8K_DIR ?= data/urbansound8k/UrbanSound8K
+ifeq ($(DATASET),vocalsketch)
+REAL_DATA := -p VOXFORGE_DIR "$(abspath $(VOXFORGE_DIR))" -p URBANSOUND8K_DIR "$(abspath $(URBANSOUND8K_DIR))"
+endif
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # The CPU build: a plain `torch` requirement pulls several GB of CUDA packages.
 TORCH := torch==2.13.0
@@ -43,7 +49,7 @@ reproduce: setup
 	  $(VENV)/bin/papermill --cwd notebooks --progress-bar "$$notebook" \
 	    "$(EXECUTED)/$$(basename $$notebook)" \
 	    -p PROFILE $(PROFILE) -p DATASET $(DATASET) -p DATA_DIR "$(abspath $(DATA_DIR))" \
-	    -p SEED $(SEED) || exit 1; \
+	    -p SEED $(SEED) $(REAL_DATA) || exit 1; \
 	done
 
 test: unit-test notebook-test
