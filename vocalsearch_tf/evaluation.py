@@ -31,6 +31,21 @@ def categories_in(sounds: pd.DataFrame) -> list[str]:
     return [c for c in CATEGORIES if c in set(sounds.category)]
 
 
+def per_category(sounds: pd.DataFrame, queries: pd.DataFrame, score) -> dict[str, CategoryScores]:
+    """Per category code: `score(sound_rows, query_rows)` -> (queries, candidates) scores of
+    the category's queries against the category's sounds (rows of the test tables)."""
+    result = {}
+    for category in categories_in(sounds):
+        members = np.flatnonzero((sounds.category == category).to_numpy())
+        asking = np.flatnonzero((queries.category == category).to_numpy())
+        column = {sid: k for k, sid in enumerate(sounds.sound_id.to_numpy()[members])}
+        targets = np.array([column[s] for s in queries.sound_id.to_numpy()[asking]])
+        result[CATEGORY_CODES[category]] = CategoryScores(
+            score(members, asking), targets, queries.imitation_id.to_numpy()[asking],
+            sounds.sound_id.to_numpy()[members])
+    return result
+
+
 def retrieval_scores(model, sounds: pd.DataFrame, queries: pd.DataFrame, sound_specs: np.ndarray,
                      query_specs: np.ndarray) -> dict[str, CategoryScores]:
     """Per category code: the model's scores of the category's queries against its sounds.
@@ -38,16 +53,8 @@ def retrieval_scores(model, sounds: pd.DataFrame, queries: pd.DataFrame, sound_s
     `sounds`/`queries` are the test tables; `*_specs` their spectrograms, row for row.
     """
     retriever = Retriever(model)
-    result = {}
-    for category in categories_in(sounds):
-        members = np.flatnonzero((sounds.category == category).to_numpy())
-        asking = np.flatnonzero((queries.category == category).to_numpy())
-        column = {sid: k for k, sid in enumerate(sounds.sound_id.to_numpy()[members])}
-        scores = retriever.index(sound_specs[members]).scores(query_specs[asking])
-        targets = np.array([column[s] for s in queries.sound_id.to_numpy()[asking]])
-        result[CATEGORY_CODES[category]] = CategoryScores(
-            scores, targets, queries.imitation_id.to_numpy()[asking], sounds.sound_id.to_numpy()[members])
-    return result
+    return per_category(sounds, queries,
+                        lambda members, asking: retriever.index(sound_specs[members]).scores(query_specs[asking]))
 
 
 def mrr_by_category(scores: dict[str, CategoryScores]) -> dict[str, float]:

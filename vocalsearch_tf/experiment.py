@@ -114,7 +114,6 @@ def imisound_runs(split: Split, specs: Spectrograms, n_runs: int, epochs: int, o
     (eq. 3, per category) and result are saved as it ends."""
     import dataclasses
 
-    from vocalsearch_tf.datasets.vocalsketch import CATEGORY_CODES
     from vocalsearch_tf.models.imisound import IMISOUND, Imisound, cosine_similarity, likelihood
 
     test_sounds, test_queries = split.test_tables()
@@ -124,15 +123,8 @@ def imisound_runs(split: Split, specs: Spectrograms, n_runs: int, epochs: int, o
         model = Imisound(dataclasses.replace(IMISOUND, epochs=epochs)).fit(specs.of_imitations(train_ids), seed)
         sound_vectors = model.embed(specs.of_sounds(test_sounds.sound_id))
         query_vectors = model.embed(specs.of_imitations(test_queries.imitation_id))
-        scores = {}
-        for category in evaluation.categories_in(test_sounds):
-            members = np.flatnonzero((test_sounds.category == category).to_numpy())
-            asking = np.flatnonzero((test_queries.category == category).to_numpy())
-            column = {sid: k for k, sid in enumerate(test_sounds.sound_id.to_numpy()[members])}
-            similarity = cosine_similarity(query_vectors[asking], sound_vectors[members])
-            scores[CATEGORY_CODES[category]] = evaluation.CategoryScores(
-                likelihood(similarity), np.array([column[s] for s in test_queries.sound_id.to_numpy()[asking]]),
-                test_queries.imitation_id.to_numpy()[asking], test_sounds.sound_id.to_numpy()[members])
+        scores = evaluation.per_category(test_sounds, test_queries, lambda members, asking: likelihood(
+            cosine_similarity(query_vectors[asking], sound_vectors[members])))
         evaluation.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
         return {"mrr": evaluation.mrr_by_category(scores), "loss": model.history["loss"],
                 "vector_size": int(sound_vectors.shape[1])}

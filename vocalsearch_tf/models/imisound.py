@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 
-from vocalsearch_tf.config import IMINET_CQT
+from vocalsearch_tf.baselines import cosine_scores as cosine_similarity  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -98,12 +98,6 @@ class Imisound:
         codes = self.encoder.predict((np.concatenate(per_clip) - self.mean) / self.scale, batch_size=1024, verbose=0)
         bounds = np.cumsum([0] + [len(p) for p in per_clip])
         return np.stack([clip_statistics(codes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
-
-
-def cosine_similarity(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    q = queries / (np.linalg.norm(queries, axis=1, keepdims=True) + 1e-12)
-    c = candidates / (np.linalg.norm(candidates, axis=1, keepdims=True) + 1e-12)
-    return q @ c.T
 
 
 def likelihood(similarity: np.ndarray) -> np.ndarray:
