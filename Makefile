@@ -15,23 +15,32 @@ SEED ?= 0
 VOXFORGE_DIR ?= data/voxforge
 URBANSOUND8K_DIR ?= data/urbansound8k/UrbanSound8K
 ifeq ($(DATASET),vocalsketch)
-REAL_DATA := -p VOXFORGE_DIR "$(abspath $(VOXFORGE_DIR))" -p URBANSOUND8K_DIR "$(abspath $(URBANSOUND8K_DIR))"
+REAL_DATA := --param VOXFORGE_DIR "$(abspath $(VOXFORGE_DIR))" --param URBANSOUND8K_DIR "$(abspath $(URBANSOUND8K_DIR))"
 endif
+# some notebooks only, e.g. ONLY="03 05" (their inputs must exist)
+ONLY ?=
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# GPU=1: TensorFlow with CUDA in place of the CPU build
+GPU ?=
 # The CPU build: a plain `torch` requirement pulls several GB of CUDA packages.
 TORCH := torch==2.13.0
 # Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
 TINYSOUNDFONT := tinysoundfont==0.3.7
 
-.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean
+.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean lab reference check-reference
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -e .
+	$(PIP) install -e '.[notebooks]'
 	$(PIP) install --no-deps $(TINYSOUNDFONT)
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vocalsearch_tf)" >/dev/null
+ifeq ($(GPU),1)
+	$(PIP) uninstall -y tensorflow-cpu
+	$(PIP) install "tensorflow[and-cuda]==$$($(PY) -c 'import importlib.metadata as m; print(m.version("tensorflow-cpu"))' 2>/dev/null || echo 2.21.0)"
+endif
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -40,17 +49,22 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 # Every numbered notebook, in order, under papermill; executed copies land in
-# results/<profile>/<dataset>/notebooks/.
-EXECUTED := results/$(PROFILE)/$(DATASET)/notebooks
+# results/<profile>/<dataset>/seed<seed>/notebooks/; wall times are printed at the end.
 reproduce: setup
-	mkdir -p $(EXECUTED) figures
-	@for notebook in $(NOTEBOOKS); do \
-	  echo "== $$notebook (profile $(PROFILE), dataset $(DATASET))"; \
-	  $(VENV)/bin/papermill --cwd notebooks --progress-bar "$$notebook" \
-	    "$(EXECUTED)/$$(basename $$notebook)" \
-	    -p PROFILE $(PROFILE) -p DATASET $(DATASET) -p DATA_DIR "$(abspath $(DATA_DIR))" \
-	    -p SEED $(SEED) $(REAL_DATA) || exit 1; \
-	done
+	$(PY) -m vocalsearch_tf.reproduce --profile $(PROFILE) --dataset $(DATASET) \
+	  --data-dir "$(abspath $(DATA_DIR))" --seed $(SEED) $(REAL_DATA) $(if $(ONLY),--only $(ONLY))
+
+# Compare this run's tables with the committed reference / make this run the reference.
+check-reference: setup
+	$(PY) -m vocalsearch_tf.reference check --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED)
+
+reference: setup
+	$(PY) -m vocalsearch_tf.reference save --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED)
+
+# JupyterLab on the notebooks, with the project's kernel. LAB_ARGS="--no-browser --port 8899"
+LAB_ARGS ?=
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 test: unit-test notebook-test
 
@@ -68,11 +82,11 @@ bench: $(VENV)/.installed-test
 
 # The embedded data alone (the notebooks also make it on first use).
 synthetic: setup
-	$(PY) -m vocalsearch_tf.datasets make-synthetic --profile $(PROFILE) --dest "$(DATA_DIR)/synthetic/$(PROFILE)" --seed $(SEED)
+	$(PY) -m vocalsearch_tf.datasets make-synthetic --profile $(PROFILE) --dest "$(DATA_DIR)/synthetic/$(PROFILE)/seed$(SEED)" --seed $(SEED)
 
 # A real dataset: make download DATASET=vocalsketch|urbansound8k|voxforge DATA_DIR=...
 download: setup
 	$(PY) -m vocalsearch_tf.datasets download $(DATASET) --dest "$(DATA_DIR)"
 
 clean:
-	rm -rf results/*/*/notebooks results/ci figures/ci .pytest_cache
+	rm -rf results/ci figures/ci results/*/*/*/notebooks .pytest_cache

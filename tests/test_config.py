@@ -26,3 +26,12 @@ def test_profiles(monkeypatch):
     assert config.get_profile().name == "quick"
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         config.get_profile("fast")
+
+
+def test_language_id_learning_rate_per_profile():
+    from vocalsearch_tf.pretrain import language_id_recipe
+
+    get_profile = config.get_profile
+    assert language_id_recipe(get_profile("paper")).learning_rate == 1e-3
+    assert language_id_recipe(get_profile("quick")).learning_rate == 1e-4
+    assert language_id_recipe(get_profile("quick")).patience == 8

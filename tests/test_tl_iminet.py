@@ -57,8 +57,16 @@ def test_transfer_loads_exactly_the_configurations_layers(classifiers, tmp_path,
             same = all(np.array_equal(a, b) for a, b in zip(model.get_layer(name).get_weights(),
                                                             classifiers[tower].get_layer(name).get_weights()))
             assert same == (name in loaded), name
-        expected = moments_of(classifiers[tower], tower) if loaded else (0.5, 2.0)
-        assert moments_of(model, tower) == expected
+        assert moments_of(model, tower) == moments_of(classifiers[tower], tower)
+
+
+@pytest.mark.parametrize("standardisation", ["pretraining", "vocalsketch"])
+def test_all_four_configurations_standardise_by_the_same_rule(classifiers, standardisation):
+    own = {"imitation": (0.5, 2.0), "recording": (-1.0, 3.0)}
+    expected = own if standardisation == "vocalsketch" else {t: moments_of(classifiers[t], t) for t in own}
+    for configuration in PRETRAINED_LAYERS:
+        model, _ = build_transferred(configuration, classifiers, own, standardisation)
+        assert {t: moments_of(model, t) for t in own} == expected, configuration
 
 
 def test_tl_iminet_cached_retrieval_equals_pairwise():

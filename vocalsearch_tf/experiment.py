@@ -3,6 +3,7 @@ the train-evaluate-save loop of a Siamese-style configuration over several runs.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from vocalsearch_tf import evaluation, spectra, training
+from vocalsearch_tf import evaluation, runs, spectra, training
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
 from vocalsearch_tf.runs import RunDirs
 
@@ -60,6 +61,12 @@ class Spectrograms:
     def of_imitations(self, ids) -> np.ndarray:
         return self.imitations[[self.imitation_rows[i] for i in ids]]
 
+    def digest(self) -> str:
+        """A hash of every spectrogram: the exact inputs a run trains and tests on."""
+        if not hasattr(self, "_digest"):
+            self._digest = runs.digest(self.sounds, self.imitations)
+        return self._digest
+
     def training_moments(self, split: Split, of: str = "both") -> tuple[float, float]:
         """Mean and variance over the training spectrograms of sounds, imitations or both."""
         parts = []
@@ -80,11 +87,20 @@ def compute_spectrograms(split: Split, sound_layer, imitation_layer, cache_dir: 
     )
 
 
+def run_fingerprint(profile, dataset: str, seed: int, dirs: RunDirs, specs: Spectrograms, **parts) -> dict:
+    """The fingerprint of a run on notebook 00's split: profile, dataset, seed, the split
+    manifests, the spectrograms themselves, and `parts` (model, recipe, front-end, ...)."""
+    return runs.fingerprint(profile=profile, dataset=dataset, seed=seed, split=runs.split_digest(dirs),
+                            inputs=specs.digest(), **parts)
+
+
 def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Spectrograms,
                        recipe, n_runs: int, max_epochs: int | None, out_dir: Path, base_seed: int,
-                       strategy: tf.distribute.Strategy | None = None) -> list[dict]:
+                       fingerprint: dict, strategy: tf.distribute.Strategy | None = None,
+                       verbose: int = 0) -> list[dict]:
     """`n_runs` trainings of `build()`; each run's model (.keras), test scores (.npz) and
-    result (.json: MRR per category, epochs, history) are saved as it ends."""
+    result (.json: MRR per category, epochs, history) are saved as it ends. A finished run
+    is reused only when its `fingerprint` (see `run_fingerprint`) matches."""
     test_sounds, test_queries = split.test_tables()
     sound_specs = specs.of_sounds(test_sounds.sound_id)
     query_specs = specs.of_imitations(test_queries.imitation_id)
@@ -98,29 +114,30 @@ def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Sp
             for role in ("train", "val")
         }
         model, history = training.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
-                                                 max_epochs, strategy)
+                                                 max_epochs, strategy, verbose,
+                                                 progress=f"{out_dir.name} run {index}")
         model.save(out_dir / f"model_{index:02d}.keras")
         scores = evaluation.retrieval_scores(model, test_sounds, test_queries, sound_specs, query_specs)
         evaluation.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
         return {"mrr": evaluation.mrr_by_category(scores), "epochs": len(history["loss"]),
                 "params": model.count_params(), "history": history}
 
-    return training.run_many(out_dir, n_runs, run, base_seed)
+    return training.run_many(out_dir, n_runs, run, base_seed,
+                             {**fingerprint, "max_epochs": max_epochs, "recipe": recipe},
+                             ("model_{index:02d}.keras", "scores_{index:02d}.npz"))
 
 
 def imisound_runs(split: Split, specs: Spectrograms, n_runs: int, epochs: int, out_dir: Path,
-                  base_seed: int) -> list[dict]:
+                  base_seed: int, fingerprint: dict) -> list[dict]:
     """`n_runs` IMISOUND trainings on the training imitations; each run's test likelihoods
     (eq. 3, per category) and result are saved as it ends."""
-    import dataclasses
-
     from vocalsearch_tf.models.imisound import IMISOUND, Imisound, cosine_similarity, likelihood
 
     test_sounds, test_queries = split.test_tables()
     train_ids = split.imitations.imitation_id[split.imitations.role == "train"]
 
     def run(index: int, seed: int) -> dict:
-        model = Imisound(dataclasses.replace(IMISOUND, epochs=epochs)).fit(specs.of_imitations(train_ids), seed)
+        model = Imisound(params).fit(specs.of_imitations(train_ids), seed)
         sound_vectors = model.embed(specs.of_sounds(test_sounds.sound_id))
         query_vectors = model.embed(specs.of_imitations(test_queries.imitation_id))
         scores = evaluation.per_category(test_sounds, test_queries, lambda members, asking: likelihood(
@@ -129,4 +146,7 @@ def imisound_runs(split: Split, specs: Spectrograms, n_runs: int, epochs: int, o
         return {"mrr": evaluation.mrr_by_category(scores), "loss": model.history["loss"],
                 "vector_size": int(sound_vectors.shape[1])}
 
-    return training.run_many(out_dir, n_runs, run, base_seed)
+    params = dataclasses.replace(IMISOUND, epochs=epochs)
+    return training.run_many(out_dir, n_runs, run, base_seed,
+                             {**fingerprint, "model": params},
+                             ("scores_{index:02d}.npz",))

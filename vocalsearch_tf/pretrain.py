@@ -1,8 +1,8 @@
 """Tower pretraining (TASLP V-A, V-B): spoken-language ID and urban-sound classification.
 
-Choices where the papers are silent: Adam with batch 32 (lr 1e-4 for language ID, 1e-3
-for urban sounds), early stopping on a held-out tenth of the training part (patience 8
-and 5, best weights restored); labels as
+Choices where the papers are silent: Adam with batch 32 (lr 1e-3; for language ID the
+profile's rate, 1e-4 with patience 8 on the small embedded speech sets), early stopping on
+a held-out tenth of the training part (patience 5, best weights restored); labels as
 integers with sparse categorical cross-entropy. The speech split is speaker-disjoint
 (70/30 by speaker, the validation tenth also by speaker). UrbanSound8K uses its own 10
 folds; the weights transferred to TL-IMINET come from one more model trained on all 10
@@ -12,7 +12,9 @@ there, and none is needed: the transfer target is VocalSketch).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -20,6 +22,8 @@ import pandas as pd
 import tensorflow as tf
 from sklearn.metrics import accuracy_score, confusion_matrix
 from sklearn.model_selection import GroupShuffleSplit
+
+from vocalsearch_tf.training import EpochProgress
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,31 @@ class ClassifierRecipe:
     max_epochs: int = 100
 
 
-# Measured on the embedded speech (490 training clips): at lr 1e-3 the language-ID model
-# overfits within a few epochs and early stopping on the small validation tenth stops it
-# near chance; at 1e-4 validation accuracy keeps rising. Urban sounds train well at 1e-3.
-LANGUAGE_ID_RECIPE = ClassifierRecipe(learning_rate=1e-4, patience=8)
 URBAN_SOUND_RECIPE = ClassifierRecipe()
+
+
+def language_id_recipe(profile) -> ClassifierRecipe:
+    """Language-ID pretraining at the profile's learning rate (see `Profile`); the small
+    embedded speech sets get more patience, since their validation tenth is noisy."""
+    if profile.language_id_learning_rate >= 1e-3:
+        return ClassifierRecipe(learning_rate=profile.language_id_learning_rate)
+    return ClassifierRecipe(learning_rate=profile.language_id_learning_rate, patience=8)
+
+
+def classifier_dir(results: Path, tower: str) -> Path:
+    """Where notebook 01 ('imitation') or 02 ('recording') keeps the pretrained classifier
+    whose layers TL-IMINET loads: `model_00.keras` and its run record `run_00.json`."""
+    return Path(results) / "pretrain" / f"{tower}_classifier"
+
+
+def load_classifier(results: Path, tower: str) -> tuple[keras.Model, dict]:
+    """The pretrained classifier of a tower and its run record (with its fingerprint)."""
+    folder = classifier_dir(results, tower)
+    notebook = {"imitation": "01_pretrain_voxforge", "recording": "02_pretrain_urbansound8k"}[tower]
+    if not (folder / "model_00.keras").exists():
+        raise FileNotFoundError(f"{folder}/model_00.keras: no pretrained {tower} classifier; run "
+                                f"notebooks/{notebook}.ipynb first with the same PROFILE, DATASET and SEED")
+    return keras.models.load_model(folder / "model_00.keras"), json.loads((folder / "run_00.json").read_text())
 
 
 def group_split(groups, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +72,7 @@ def group_split(groups, test_size: float, seed: int) -> tuple[np.ndarray, np.nda
 
 def fit_classifier(build, x: np.ndarray, y: np.ndarray, groups, recipe: ClassifierRecipe, seed: int,
                    max_epochs: int | None = None, epochs_exactly: int | None = None,
-                   strategy: tf.distribute.Strategy | None = None):
+                   strategy: tf.distribute.Strategy | None = None, progress: str = "classifier"):
     """Train a classifier; a tenth of the groups is held out for early stopping, unless
     `epochs_exactly` is given (then all data trains for that many epochs)."""
     strategy = strategy or tf.distribute.get_strategy()
@@ -57,13 +81,14 @@ def fit_classifier(build, x: np.ndarray, y: np.ndarray, groups, recipe: Classifi
         model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     if epochs_exactly is not None:
-        history = model.fit(x, y, batch_size=recipe.batch_size, epochs=epochs_exactly, shuffle=True, verbose=0)
+        history = model.fit(x, y, batch_size=recipe.batch_size, epochs=epochs_exactly, shuffle=True, verbose=0,
+                            callbacks=[EpochProgress(epochs_exactly, progress)])
     else:
         train, val = group_split(groups, recipe.validation_fraction, seed)
         epochs = min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.patience, restore_best_weights=True)
         history = model.fit(x[train], y[train], validation_data=(x[val], y[val]), batch_size=recipe.batch_size,
-                            epochs=epochs, callbacks=[stop], shuffle=True, verbose=0)
+                            epochs=epochs, callbacks=[stop, EpochProgress(epochs, progress)], shuffle=True, verbose=0)
     return model, {k: [float(v) for v in values] for k, values in history.history.items()}
 
 

@@ -15,7 +15,9 @@ from vocalsearch_tf import audio
 
 
 def _cache_key(paths, layer) -> str:
-    entries = [(str(p), Path(p).stat().st_size) for p in paths]
+    """The layer's settings and each file's path, size and modification time: a file
+    regenerated or replaced (even at the same size) gets a new key."""
+    entries = [(str(Path(p).resolve()), s.st_size, s.st_mtime_ns) for p in paths for s in [Path(p).stat()]]
     blob = json.dumps({"layer": type(layer).__name__, "params": dataclasses.asdict(layer.params),
                        "files": entries}, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
@@ -27,7 +29,7 @@ def spectrograms(paths, layer, cache_dir: str | Path | None = None, batch: int =
 
     Clips are loaded at the layer's sample rate and cut or zero-padded to its length. With
     `cache_dir`, the array is stored under a key made of the layer's settings and the
-    files' names and sizes, and read back on the next call.
+    files' names, sizes and modification times, and read back on the next call.
     """
     paths = list(paths)
     cache = None

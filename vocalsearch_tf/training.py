@@ -17,6 +17,9 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from tqdm.auto import tqdm
+
+from vocalsearch_tf import runs
 
 
 @dataclass(frozen=True)
@@ -87,18 +90,86 @@ def pair_dataset(pairs: pd.DataFrame, imitation_rows: dict, sound_rows: dict,
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+class EpochProgress(keras.callbacks.Callback):
+    """A progress bar over a fit's epochs that shows the latest losses."""
+
+    def __init__(self, epochs: int, description: str):
+        super().__init__()
+        self.epochs, self.description = epochs, description
+
+    def on_train_begin(self, logs=None):
+        self.bar = tqdm(total=self.epochs, desc=self.description, unit="epoch", leave=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.update(1)
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items() if k in ("loss", "val_loss")})
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
 def fit_pair_model(build: Callable[[], keras.Model], train: tf.data.Dataset, val: tf.data.Dataset,
                    recipe: AdamRecipe, max_epochs: int | None = None,
-                   strategy: tf.distribute.Strategy | None = None, verbose: int = 0):
-    """Build, compile and fit a pair model with binary cross-entropy. Returns (model, history)."""
+                   strategy: tf.distribute.Strategy | None = None, verbose: int = 0,
+                   progress: str | None = None):
+    """Build, compile and fit a pair model with binary cross-entropy. Returns (model, history).
+    With `progress`, a bar of that name counts the epochs."""
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = build()
         model.compile(optimizer=recipe.optimizer(), loss="binary_crossentropy", metrics=["accuracy"])
     epochs = min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs
-    history = model.fit(train, validation_data=val, epochs=epochs, callbacks=recipe.callbacks(),
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return model, fit_across_workers(model, train, val, epochs, getattr(recipe, "patience", None), strategy, progress)
+    callbacks = recipe.callbacks() + ([EpochProgress(epochs, progress)] if progress else [])
+    history = model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks,
                         shuffle=False, verbose=verbose)  # the dataset shuffles itself
     return model, {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def fit_across_workers(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, epochs: int,
+                       patience: int | None, strategy: tf.distribute.Strategy, progress: str | None = None) -> dict:
+    """The training loop of `model.fit` (binary cross-entropy, early stopping on the
+    validation loss with the best weights restored), written out for strategies Keras 3's
+    fit cannot drive: under MultiWorkerMirroredStrategy it fails on its first batch
+    (keras-team/keras#20585). Each replica's gradients are all-reduced across workers."""
+    train_batches = strategy.experimental_distribute_dataset(train)
+    val_batches = strategy.experimental_distribute_dataset(val)
+
+    def replica_loss(batch, training):
+        (imitation, recording), label = batch
+        predicted = model([imitation, recording], training=training)
+        return tf.nn.compute_average_loss(keras.losses.binary_crossentropy(label[:, None], predicted))
+
+    @tf.function
+    def train_step(batch):
+        def step(batch):
+            with tf.GradientTape() as tape:
+                loss = replica_loss(batch, True)
+            model.optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            return loss
+        return strategy.reduce("SUM", strategy.run(step, args=(batch,)), axis=None)
+
+    @tf.function
+    def val_step(batch):
+        return strategy.reduce("SUM", strategy.run(lambda b: replica_loss(b, False), args=(batch,)), axis=None)
+
+    history, best, waited = {"loss": [], "val_loss": []}, None, 0
+    bar = tqdm(total=epochs, desc=progress or "epochs", unit="epoch", leave=False, disable=progress is None)
+    for _ in range(epochs):
+        history["loss"].append(float(np.mean([train_step(b) for b in train_batches])))
+        history["val_loss"].append(float(np.mean([val_step(b) for b in val_batches])))
+        bar.update(1)
+        if best is None or history["val_loss"][-1] < best[0]:
+            best, waited = (history["val_loss"][-1], model.get_weights()), 0
+        else:
+            waited += 1
+            if patience is not None and waited >= patience:
+                break
+    bar.close()
+    if patience is not None:
+        model.set_weights(best[1])
+    return history
 
 
 def set_seed(seed: int) -> None:
@@ -113,29 +184,60 @@ def run_seed(base_seed: int, run: int) -> int:
 
 
 def run_many(out_dir: str | Path, n_runs: int, run: Callable[[int, int], dict], base_seed: int = 0,
+             fingerprint: dict | None = None, artifacts: tuple[str, ...] = (),
              log: Callable[[str], None] = print) -> list[dict]:
     """Runs `run(index, seed)` n times, writing each result to `out_dir/run_NN.json` the
-    moment it finishes. Results already on disk are read instead of recomputed, so an
-    interrupted series resumes where it stopped and a crash loses no finished run."""
+    moment it finishes, so a crash loses no finished run.
+
+    A finished run is reused only when its record carries the same `fingerprint` (see
+    `runs.fingerprint`) and every file of `artifacts` (names formatted with `index`, such
+    as "model_{index:02d}.keras") exists; otherwise it is trained again, and one line says why.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = runs.plain(fingerprint or {})
     results = []
+    bar = tqdm(total=n_runs, desc=f"{out_dir.name}: runs", unit="run")
     for index in range(n_runs):
         path = out_dir / f"run_{index:02d}.json"
-        if path.exists():
-            results.append(json.loads(path.read_text()))
-            log(f"{out_dir.name} run {index}: done before, read from {path}")
+        record = json.loads(path.read_text()) if path.exists() else None
+        files = [out_dir / name.format(index=index) for name in artifacts]
+        reason = stale_reason(record, fingerprint, files)
+        label = f"{out_dir.name} run {index}"
+        if reason is None:
+            log(f"{label}: reused (same settings, finished before)")
+            results.append(record)
+            bar.update(1)
             continue
+        log(f"{label}: {reason}, training" if record is None else f"{label}: {reason}, training again")
         seed = run_seed(base_seed, index)
         start = time.perf_counter()
-        result = {"run": index, "seed": seed, **run(index, seed)}
+        result = {"run": index, "seed": seed, **run(index, seed), "fingerprint": fingerprint}
         result["seconds"] = round(time.perf_counter() - start, 2)
         tmp = path.with_name(path.name + ".part")
         tmp.write_text(json.dumps(result, indent=2, default=_jsonable) + "\n")
         os.replace(tmp, path)
-        log(f"{out_dir.name} run {index}: finished in {result['seconds']} s")
+        log(f"{label}: finished in {result['seconds']} s")
         results.append(result)
+        bar.update(1)
+    bar.close()
     return results
+
+
+def stale_reason(record: dict | None, fingerprint: dict, artifacts: list[Path]) -> str | None:
+    """Why a finished run's record cannot be reused, or None when it can."""
+    if record is None:
+        return "not run yet"
+    recorded = record.get("fingerprint")
+    if recorded is None:
+        return "no fingerprint recorded"
+    changed = sorted(k for k in set(recorded) | set(fingerprint) if recorded.get(k) != fingerprint.get(k))
+    if changed:
+        return f"{', '.join(changed)} changed"
+    missing = [p.name for p in artifacts if not p.exists()]
+    if missing:
+        return f"{', '.join(missing)} missing"
+    return None
 
 
 def _jsonable(value):

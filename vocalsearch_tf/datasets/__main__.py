@@ -16,7 +16,7 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("make-synthetic", help="generate the embedded default data sets offline")
     make.add_argument("--profile", default="quick", choices=["ci", "quick", "paper"])
-    make.add_argument("--dest", default=None, help="output folder (default data/synthetic/<profile>)")
+    make.add_argument("--dest", default=None, help="output folder (default data/synthetic/<profile>/seed<seed>)")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--workers", type=int, default=2)
     make.add_argument("--sets", nargs="+", default=None, help="vocalsketch voxforge urbansound8k")
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     if args.command == "make-synthetic":
         from vocalsearch_tf.datasets.synthetic import SETS, make_synthetic
 
-        manifest = make_synthetic(args.profile, args.dest or f"data/synthetic/{args.profile}",
+        manifest = make_synthetic(args.profile, args.dest or f"data/synthetic/{args.profile}/seed{args.seed}",
                                   args.seed, args.workers, args.sets or SETS)
         print(json.dumps(manifest, indent=2))
     elif args.command == "download":

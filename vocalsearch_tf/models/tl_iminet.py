@@ -8,15 +8,15 @@ Choices where the papers are silent or disagree:
   25 x 2 x 48 = 2400 (recording);
 - the pretraining heads end in softmax (Fig. 4 and 5 say sigmoid) with categorical
   cross-entropy: the tasks are single-label;
-- each input is standardised by a `Normalization` layer; a pretrained tower brings the
-  mean and variance of its pretraining data with it, an untrained one uses VocalSketch's.
+- each input is standardised by a `Normalization` layer, by one rule for every
+  configuration (config.TL_STANDARDISATION: the tower's pretraining-data moments).
 """
 
 from __future__ import annotations
 
 import keras
 
-from vocalsearch_tf.config import IMITATION_LOGMEL, RECORDING_LOGMEL
+from vocalsearch_tf.config import IMITATION_LOGMEL, RECORDING_LOGMEL, TL_STANDARDISATION
 from vocalsearch_tf.models.spec import Conv, Dense, Pool, apply_head, make_layer
 
 IMITATION_TOWER = (
@@ -87,17 +87,26 @@ def moments_of(classifier: keras.Model, name: str) -> tuple[float, float]:
 
 
 def build_transferred(configuration: str, classifiers: dict[str, keras.Model],
-                      own_moments: dict[str, tuple[float, float]]) -> tuple[keras.Model, list[str]]:
+                      own_moments: dict[str, tuple[float, float]] | None = None,
+                      standardisation: str = TL_STANDARDISATION) -> tuple[keras.Model, list[str]]:
     """TL-IMINET for a pretraining configuration (TASLP V-D): the configuration's conv
-    layers of both towers copied, layer by layer, from the pretrained classifiers (with
-    the classifiers' input standardisation); everything else freshly initialised.
+    layers of both towers copied, layer by layer, from the pretrained classifiers;
+    everything else freshly initialised. Every configuration standardises its inputs by
+    the same rule (config.TL_STANDARDISATION): with 'pretraining', each tower with its
+    classifier's moments; with 'vocalsketch', with `own_moments` (VocalSketch training data).
     Returns the model and the names of the layers copied."""
-    layers = PRETRAINED_LAYERS[configuration]
-    moments = {name: moments_of(classifiers[name], name) if layers else own_moments[name] for name in TOWERS}
+    if standardisation == "pretraining":
+        moments = {name: moments_of(classifiers[name], name) for name in TOWERS}
+    elif standardisation == "vocalsketch":
+        if own_moments is None:
+            raise ValueError("standardisation 'vocalsketch' needs the VocalSketch training moments")
+        moments = own_moments
+    else:
+        raise ValueError(f"unknown standardisation {standardisation!r}: 'pretraining' or 'vocalsketch'")
     model = build_tl_iminet(moments["imitation"], moments["recording"])
     copied = []
     for name in TOWERS:
-        for layer in layers:
+        for layer in PRETRAINED_LAYERS[configuration]:
             layer_name = f"{name}_{layer}"
             model.get_layer(layer_name).set_weights(classifiers[name].get_layer(layer_name).get_weights())
             copied.append(layer_name)
