@@ -95,17 +95,43 @@ def test_cached_retrieval_equals_pairwise_evaluation():
 
 
 def systems():
-    a = {"AI": CategoryScores(np.array([[0.9, 0.2], [0.5, 0.4]]), np.array([0, 1]), np.array([1, 2]), np.array([7, 8]))}
-    b = {"AI": CategoryScores(np.array([[0.1, 0.5], [0.5, 0.6]]), np.array([0, 1]), np.array([1, 2]), np.array([7, 8]))}
+    """Two systems' log-likelihoods, as `CategoryScores` hold them."""
+    a = {"AI": CategoryScores(np.log([[0.9, 0.2], [0.5, 0.4]]), np.array([0, 1]), np.array([1, 2]), np.array([7, 8]))}
+    b = {"AI": CategoryScores(np.log([[0.1, 0.5], [0.5, 0.6]]), np.array([0, 1]), np.array([1, 2]), np.array([7, 8]))}
     return a, b
 
 
 def test_fusion_is_the_product_of_likelihoods():
     a, b = systems()
     fused = evaluation.fuse(a, b)["AI"]
-    np.testing.assert_allclose(fused.scores, [[0.09, 0.10], [0.25, 0.24]])
+    np.testing.assert_allclose(np.exp(fused.scores), [[0.09, 0.10], [0.25, 0.24]])
     # alone, a ranks query 2's target second; b ranks query 1's target second; fused: 1/2 + 1/2
     assert a["AI"].mrr() == 0.75 and b["AI"].mrr() == 0.75 and fused.mrr() == pytest.approx(0.5 * (0.5 + 0.5))
+
+
+def test_a_model_whose_sigmoid_saturates_ranks_without_float_ties():
+    keras.utils.set_random_seed(0)
+    model = build_iminet("tied")
+    fc3 = model.get_layer("fc3")
+    fc3.set_weights([fc3.get_weights()[0] * 400.0, fc3.get_weights()[1] + 60.0])  # logits far past saturation
+    rng = np.random.default_rng(2)
+    library = rng.standard_normal((12, 72, 129, 1)).astype(np.float32)
+    queries = rng.standard_normal((4, 72, 129, 1)).astype(np.float32)
+    retriever = Retriever(model).index(library)
+    assert np.all(retriever.scores(queries) == 1.0)  # float32 sigmoids: every candidate ties
+    log_likelihoods = retriever.log_likelihoods(queries)
+    assert log_likelihoods.dtype == np.float64
+    assert all(len(set(row)) == len(row) for row in log_likelihoods)
+    np.testing.assert_array_equal(np.argsort(log_likelihoods, axis=1), np.argsort(retriever.logits(queries), axis=1))
+    targets = np.arange(4)
+    assert metrics.tied_targets(retriever.scores(queries), targets) == 4
+    assert metrics.tied_targets(log_likelihoods, targets) == 0
+
+
+def test_real_ties_still_count_against_the_target():
+    scores = np.array([[0.5, 0.5, 0.1], [0.9, 0.5, 0.1]])
+    assert list(metrics.target_ranks(scores, np.array([0, 0]))) == [2, 1]
+    assert metrics.tied_targets(scores, np.array([0, 0])) == 1
 
 
 def test_fusion_refuses_mismatched_queries():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import soundfile as sf
 from scipy import stats
 
 from vocalsearch_tf import evaluation, table1
@@ -42,6 +43,60 @@ def test_sae_reconstruction_loss_decreases_and_clips_become_7200_values():
     assert full.output.shape[-1] == 600  # 600 codes -> 1200 with deltas -> 7200 statistics
 
 
+def test_a_short_clips_statistics_come_from_its_own_frames_only(tmp_path):
+    from vocalsearch_tf import spectra
+    from vocalsearch_tf.config import IMINET_CQT
+    from vocalsearch_tf.features import ConstantQ
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16_000) / 16_000
+    short = (0.3 * np.sin(2 * np.pi * 440 * t[:12_000]) * np.linspace(1, 0.2, 12_000)).astype(np.float32)  # 0.75 s
+    long = (0.2 * rng.standard_normal(80_000)).astype(np.float32)  # 5 s: longer than IMINET's 3.36 s
+    for name, clip in (("short", short), ("long", long)):
+        sf.write(tmp_path / f"{name}.wav", clip, 16_000, subtype="FLOAT")
+    layer = ConstantQ(IMINET_CQT)
+    whole = spectra.full_length_spectrograms([tmp_path / "short.wav", tmp_path / "long.wav"], layer, batch=2)
+    own = np.asarray(layer.full_length(short[None]))[0, ..., 0]  # the short clip alone, unpadded
+    np.testing.assert_allclose(whole[0], own, rtol=1e-5, atol=1e-5)
+    assert whole[0].shape[1] == 1 + (12_000 - 1) // 420 < IMINET_CQT.n_frames
+    assert whole[1].shape[1] == 1 + (80_000 - 1) // 420 > IMINET_CQT.n_frames
+    np.testing.assert_array_equal(imisound.patches(whole[0]), imisound.patches(own))
+
+    model = imisound.Imisound(imisound.ImisoundParams(hidden=(16, 8), epochs=1, batch_size=8)).fit(whole, seed=0)
+    codes = model.encoder((imisound.patches(own) - model.mean) / model.scale).numpy()
+    np.testing.assert_allclose(model.embed([whole[0]])[0], imisound.clip_statistics(codes), rtol=1e-5, atol=1e-6)
+    fixed = np.asarray(layer(short[None]))[0]  # IMINET's fixed 129 frames, padded with silence
+    assert not np.allclose(model.embed([fixed])[0], model.embed([whole[0]])[0])
+
+
+def test_a_clip_shorter_than_one_patch_repeats_its_own_frames():
+    spec = np.arange(72 * 7, dtype=float).reshape(72, 7)
+    p = imisound.patches(spec)
+    assert p.shape == (1, 72 * 20)
+    assert set(np.unique(p)) == set(np.unique(spec))
+
+
+def test_fused_imisound_likelihood_sums_to_one_over_the_whole_test_library():
+    import pandas as pd
+
+    from vocalsearch_tf.experiment import Spectrograms, imisound_scores
+
+    rng = np.random.default_rng(1)
+    sounds = pd.DataFrame({"sound_id": range(6), "category": ["acoustic instruments"] * 3 + ["everyday sounds"] * 3})
+    queries = pd.DataFrame({"imitation_id": [10, 11, 12], "sound_id": [0, 4, 5],
+                            "category": ["acoustic instruments", "everyday sounds", "everyday sounds"]})
+    specs = Spectrograms([rng.standard_normal((72, n)) for n in (30, 50, 40, 25, 60, 45)],
+                         [rng.standard_normal((72, n)) for n in (35, 28, 70)],
+                         {k: k for k in range(6)}, {10: 0, 11: 1, 12: 2})
+    model = imisound.Imisound(imisound.ImisoundParams(hidden=(16, 8), epochs=1, batch_size=8)).fit(specs.imitations)
+    library, scores = imisound_scores(model, sounds, queries, specs)
+    assert library.shape == (3, 6)  # every test sound, of both categories
+    np.testing.assert_allclose(np.exp(library).sum(axis=1), 1.0)
+    np.testing.assert_array_equal(scores["AI"].scores, library[[0]][:, [0, 1, 2]])
+    np.testing.assert_array_equal(scores["ED"].scores, library[[1, 2]][:, [3, 4, 5]])
+    assert np.exp(scores["ED"].scores).sum(axis=1).max() < 1.0  # a category is part of the library
+
+
 def test_imisound_likelihood_is_a_softmax_of_minus_the_cosine_distance():
     similarity = np.array([[1.0, 0.0, 0.5]])
     expected = np.exp([0.0, -1.0, -0.5]) / np.exp([0.0, -1.0, -0.5]).sum()
@@ -50,10 +105,11 @@ def test_imisound_likelihood_is_a_softmax_of_minus_the_cosine_distance():
 
 
 def write_runs(folder, runs):
+    """Runs of likelihoods, saved as the log-likelihoods `CategoryScores` hold."""
     folder.mkdir(parents=True)
     for k, scores in enumerate(runs):
         evaluation.save_scores(folder / f"scores_{k:02d}.npz",
-                               {"AI": CategoryScores(np.array(scores), np.array([0, 1]), np.array([10, 11]), np.array([1, 2]))})
+                               {"AI": CategoryScores(np.log(scores), np.array([0, 1]), np.array([10, 11]), np.array([1, 2]))})
 
 
 def test_table_i_assembly_from_saved_runs(tmp_path):

@@ -33,21 +33,52 @@ def test_leaky_copy_replaces_relu_and_leaves_the_original_untouched(small_model)
         np.testing.assert_array_equal(a, b)
 
 
-def test_optimisation_raises_the_target_activation(small_model):
+def test_optimisation_raises_the_objective_and_with_the_weak_penalty_the_activation(small_model):
     copy = visualize.leaky_copy(small_model)
-    result = visualize.maximise(copy, "recording_conv3", [0, 7, 20], ["recording"], steps=60)
-    assert result.inputs["recording"].shape == (3, 128, 128)
-    assert np.all(result.end > result.start + 0.5)
-    assert np.all(result.end > 10 * np.abs(result.start))
+    paper = visualize.maximise(copy, "recording_conv3", [0, 7, 20], ["recording"], steps=60)
+    assert paper.inputs["recording"].shape == (3, 128, 128)
+    assert np.all(paper.objective_end > paper.objective_start)
+    weak = visualize.maximise(copy, "recording_conv3", [0, 7, 20], ["recording"], steps=60, penalty="mean")
+    assert np.all(weak.end > weak.start + 0.5)
+    assert np.all(weak.end > 10 * np.abs(weak.start))
 
 
 def test_fc1_pair_optimisation_raises_the_neuron():
     keras.utils.set_random_seed(1)
     copy = visualize.leaky_copy(build_tl_iminet())
-    result = visualize.maximise(copy, "fc1", [3, 50], ["imitation", "recording"], steps=40)
+    result = visualize.maximise(copy, "fc1", [3, 50], ["imitation", "recording"], steps=40, penalty="mean")
     assert set(result.inputs) == {"imitation", "recording"}
     assert result.inputs["imitation"].shape == (2, 39, 482) and result.inputs["recording"].shape == (2, 128, 128)
     assert np.all(result.end > result.start + 1.0)
+
+
+def test_objective_is_activation_minus_a_tenth_of_the_sum_of_squares():
+    activation = np.array([2.0, -1.0], np.float32)
+    imitation = np.array([[[1.0, 2.0]], [[0.0, 3.0]]], np.float32)  # (2 patterns, 1, 2)
+    recording = np.array([[[1.0], [1.0]], [[2.0], [0.0]]], np.float32)  # (2 patterns, 2, 1)
+    expected = activation - 0.1 * np.array([1 + 4 + 1 + 1, 9 + 4], np.float32)
+    np.testing.assert_allclose(visualize.objective(activation, [imitation, recording]), expected, rtol=1e-6)
+    mean = activation - 0.1 * np.array([5 / 2 + 2 / 2, 9 / 2 + 4 / 2], np.float32)
+    np.testing.assert_allclose(visualize.objective(activation, [imitation, recording], "mean"), mean, rtol=1e-6)
+
+
+def test_representative_neurons_stand_for_each_cluster_of_weights():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((2, 40))
+    members = np.repeat(centres, [7, 5], axis=0) + 0.05 * rng.standard_normal((12, 40))
+    members[3] = centres[0]  # the exact centre of the first group
+    x = keras.Input((40,))
+    model = keras.Model(x, keras.layers.Dense(12, name="fc1")(x))
+    model.get_layer("fc1").set_weights([members.T.astype(np.float32), np.zeros(12, np.float32)])
+    chosen = visualize.representative_neurons(model, "fc1", k=2)
+    assert 3 in chosen and len([c for c in chosen if c >= 7]) == 1
+
+
+def test_maximising_the_tl_iminet_imitation_tower_logs_no_graph_optimiser_error(capfd):
+    keras.utils.set_random_seed(2)
+    copy = visualize.leaky_copy(build_tl_iminet())
+    visualize.maximise(copy, "imitation_conv2", [0, 1], ["imitation"], steps=3)
+    assert "remapper failed" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize("params", [IMITATION_LOGMEL, RECORDING_LOGMEL], ids=["imitation", "recording"])

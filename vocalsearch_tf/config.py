@@ -81,6 +81,53 @@ RECORDING_LOGMEL = LogMelParams(
     win_length=1024, hop_length=1024, n_fft=1024, n_frames=128,
 )
 IMINET_CQT = ConstantQParams()
+# Fan et al. 2020, 5.1: 22 050 Hz, window 4096, step 2048, 128 mel bands: a 10 s clip gives
+# 108 centred frames x 128 bands. The paper gives no band limits: 0 Hz to Nyquist, as above.
+FAN_LOGMEL = LogMelParams(
+    sample_rate=22_050, n_mels=128, fmin=0.0, fmax=11_025.0,
+    win_length=4096, hop_length=2048, n_fft=4096, n_frames=108,
+)
+
+
+@dataclass(frozen=True)
+class LogFrequencyParams:
+    """Manocha et al. 2018's front-end (3.2): a log-magnitude spectrogram on a log-frequency
+    axis, 79 bands x 171 frames = 13 509 values per 2 s clip.
+
+    The paper's numbers disagree: a 64 ms window with 32 ms overlap gives ~62 frames in 2 s,
+    not 171. Choice: the sample counts are what it means. A 1024-point FFT with a
+    1024-sample window and a 512-sample hop (50 % overlap) at 44.1 kHz, the rate of ESC-50
+    and UrbanSound8K, gives exactly 1 + (88 200 - 1024) // 512 = 171 uncentred frames in
+    2 s; "64 ms / 32 ms" are those sample counts read at 16 kHz. "Both axes converted to
+    the log scale" is read as log frequency and log magnitude: a time axis cannot be
+    log-warped into frames that are then concatenated as equals.
+    """
+
+    sample_rate: int = 44_100
+    n_fft: int = 1024  # also the (periodic Hann) window length
+    hop_length: int = 512
+    n_bins: int = 79
+    n_frames: int = 171  # frame t covers samples [t * hop, t * hop + n_fft): no centring
+    # Choice (the paper gives no band limits): band centres log-spaced from 50 Hz to Nyquist,
+    # ~9 per octave. Bands narrower than the FFT's 43 Hz bins are widened to one bin each
+    # side, so no band is empty; each band is a triangle normalised to sum 1 (a weighted
+    # mean of the STFT power under it).
+    fmin: float = 50.0
+    fmax: float = 22_050.0
+    # natural log of the band power plus this floor (~-110 dB below a full-scale sine)
+    log_offset: float = 1e-6
+
+    @property
+    def clip_samples(self) -> int:
+        """88 064 samples (1.997 s): exactly `n_frames` frames, nothing left over."""
+        return (self.n_frames - 1) * self.hop_length + self.n_fft
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_bins, self.n_frames)
+
+
+MANOCHA_LOGFREQ = LogFrequencyParams()
 
 # TL-IMINET input scaling (the paper gives none), one rule for all four configurations:
 # each tower standardises with the mean and variance of its own pretraining data (speech
@@ -117,6 +164,9 @@ class Profile:
     # clips, where 1e-3 was measured to overfit in a few epochs and stop near chance (10 %
     # test accuracy; 27 % at 1e-4), so they use 1e-4.
     language_id_learning_rate: float = 1e-3
+    # (train, validate) clips of the embedded SONYC-UST-layout set (Fan 2020; SONYC-UST v1
+    # has 2351 / 443). None: this profile makes no embedded SONYC-UST set (reported, not an error).
+    sonyc_ust_clips: tuple[int, int] | None = None
 
 
 CI_VOCALSKETCH = {"acoustic instruments": 4, "commercial synthesizers": 4,
@@ -128,12 +178,13 @@ PROFILES: dict[str, Profile] = {
     "ci": Profile("ci", n_runs=1, max_epochs=2, speech_clips_per_language=6,
                   urban_clips_per_class=10, vocalsketch_sounds=CI_VOCALSKETCH,
                   pretrain_max_epochs=1, tl_epochs=1, tl_runs=1, imisound_epochs=1,
-                  language_id_learning_rate=1e-4),
+                  language_id_learning_rate=1e-4, sonyc_ust_clips=(40, 12)),
     "quick": Profile("quick", n_runs=3, max_epochs=30, speech_clips_per_language=100,
                      urban_clips_per_class=40, pretrain_max_epochs=15, tl_epochs=5, tl_runs=1,
-                     imisound_epochs=8, language_id_learning_rate=1e-4),
+                     imisound_epochs=8, language_id_learning_rate=1e-4, sonyc_ust_clips=(240, 60)),
     "paper": Profile("paper", n_runs=10, max_epochs=None, speech_clips_per_language=8000,
-                     urban_clips_per_class=873, pretrain_max_epochs=None, tl_epochs=30),
+                     urban_clips_per_class=873, pretrain_max_epochs=None, tl_epochs=30,
+                     sonyc_ust_clips=(2351, 443)),
 }
 
 

@@ -1,5 +1,10 @@
 """Retrieval evaluation as in TASLP VI-B: each test imitation ranks the test sounds of its
-category; MRR per category; fusion by products of likelihoods (eq. 2-5)."""
+category; MRR per category; fusion by products of likelihoods (eq. 2-5).
+
+Scores are natural-log likelihoods in float64: a network's is log sigmoid(logit), from its
+pre-sigmoid output, so confident pairs whose float32 sigmoids saturate at 1.0 still rank
+by their logits; fusion's product of likelihoods is a sum of logs. Exact ties that remain
+count against the target (`metrics.target_ranks`) and are recorded per run."""
 
 from __future__ import annotations
 
@@ -18,13 +23,16 @@ from vocalsearch_tf.retrieval import Retriever
 class CategoryScores:
     """Scores of one category's queries against its candidates."""
 
-    scores: np.ndarray  # (queries, candidates): likelihood that the pair matches
+    scores: np.ndarray  # (queries, candidates): log-likelihood that the pair matches (float64)
     targets: np.ndarray  # (queries,): column of each query's own sound
     query_ids: np.ndarray
     candidate_ids: np.ndarray
 
     def mrr(self) -> float:
         return metrics.mean_reciprocal_rank(metrics.target_ranks(self.scores, self.targets))
+
+    def tied_targets(self) -> int:
+        return metrics.tied_targets(self.scores, self.targets)
 
 
 def categories_in(sounds: pd.DataFrame) -> list[str]:
@@ -48,21 +56,25 @@ def per_category(sounds: pd.DataFrame, queries: pd.DataFrame, score) -> dict[str
 
 def retrieval_scores(model, sounds: pd.DataFrame, queries: pd.DataFrame, sound_specs: np.ndarray,
                      query_specs: np.ndarray) -> dict[str, CategoryScores]:
-    """Per category code: the model's scores of the category's queries against its sounds.
-
-    `sounds`/`queries` are the test tables; `*_specs` their spectrograms, row for row.
+    """Per category code: the model's log-likelihoods of the category's queries against its
+    sounds. `sounds`/`queries` are the test tables; `*_specs` their spectrograms, row for row.
     """
     retriever = Retriever(model)
-    return per_category(sounds, queries,
-                        lambda members, asking: retriever.index(sound_specs[members]).scores(query_specs[asking]))
+    return per_category(sounds, queries, lambda members, asking: retriever.index(
+        sound_specs[members]).log_likelihoods(query_specs[asking]))
 
 
 def mrr_by_category(scores: dict[str, CategoryScores]) -> dict[str, float]:
     return {code: s.mrr() for code, s in scores.items()}
 
 
+def tied_targets_by_category(scores: dict[str, CategoryScores]) -> dict[str, int]:
+    return {code: s.tied_targets() for code, s in scores.items()}
+
+
 def fuse(*systems: dict[str, CategoryScores]) -> dict[str, CategoryScores]:
-    """Product of the systems' likelihoods, category by category (TASLP eq. 2, 4, 5)."""
+    """Product of the systems' likelihoods, category by category (TASLP eq. 2, 4, 5): the
+    sum of their log-likelihoods."""
     first = systems[0]
     fused = {}
     for code, base in first.items():
@@ -70,7 +82,7 @@ def fuse(*systems: dict[str, CategoryScores]) -> dict[str, CategoryScores]:
             if not (np.array_equal(other[code].query_ids, base.query_ids)
                     and np.array_equal(other[code].candidate_ids, base.candidate_ids)):
                 raise ValueError(f"{code}: systems scored different queries or candidates")
-        product = np.prod([s[code].scores for s in systems], axis=0)
+        product = np.sum([s[code].scores for s in systems], axis=0)
         fused[code] = CategoryScores(product, base.targets, base.query_ids, base.candidate_ids)
     return fused
 

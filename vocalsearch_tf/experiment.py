@@ -46,25 +46,35 @@ def load_split(dirs: RunDirs, root: Path) -> Split:
     return Split(sounds, imitations, pairs)
 
 
+def _rows(spectrograms, rows: list[int]):
+    if isinstance(spectrograms, np.ndarray):
+        return spectrograms[rows]
+    return [spectrograms[k] for k in rows]
+
+
 @dataclass
 class Spectrograms:
     """One front-end's spectrograms of every sound and imitation, and id -> row maps."""
 
-    sounds: np.ndarray
+    sounds: np.ndarray  # or a list of arrays of different lengths (`full_length_cqt`)
     imitations: np.ndarray
     sound_rows: dict
     imitation_rows: dict
 
-    def of_sounds(self, ids) -> np.ndarray:
-        return self.sounds[[self.sound_rows[i] for i in ids]]
+    def of_sounds(self, ids):
+        return _rows(self.sounds, [self.sound_rows[i] for i in ids])
 
-    def of_imitations(self, ids) -> np.ndarray:
-        return self.imitations[[self.imitation_rows[i] for i in ids]]
+    def of_imitations(self, ids):
+        return _rows(self.imitations, [self.imitation_rows[i] for i in ids])
 
     def digest(self) -> str:
         """A hash of every spectrogram: the exact inputs a run trains and tests on."""
         if not hasattr(self, "_digest"):
-            self._digest = runs.digest(self.sounds, self.imitations)
+            arrays = [self.sounds, self.imitations]
+            if not isinstance(self.sounds, np.ndarray):  # clips of different lengths
+                arrays = [np.array([a.shape[-1] for part in arrays for a in part])] + [
+                    np.concatenate(part, axis=-1) for part in arrays]
+            self._digest = runs.digest(*arrays)
         return self._digest
 
     def training_moments(self, split: Split, of: str = "both") -> tuple[float, float]:
@@ -119,32 +129,53 @@ def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Sp
         model.save(out_dir / f"model_{index:02d}.keras")
         scores = evaluation.retrieval_scores(model, test_sounds, test_queries, sound_specs, query_specs)
         evaluation.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
-        return {"mrr": evaluation.mrr_by_category(scores), "epochs": len(history["loss"]),
-                "params": model.count_params(), "history": history}
+        return {"mrr": evaluation.mrr_by_category(scores), "tied_targets": evaluation.tied_targets_by_category(scores),
+                "epochs": len(history["loss"]), "params": model.count_params(), "history": history}
 
     return training.run_many(out_dir, n_runs, run, base_seed,
                              {**fingerprint, "max_epochs": max_epochs, "recipe": recipe},
                              ("model_{index:02d}.keras", "scores_{index:02d}.npz"))
 
 
+def full_length_cqt(split: Split, layer, cache_dir: Path) -> Spectrograms:
+    """Every sound's and imitation's whole CQT (lists of (bins, frames) arrays), for IMISOUND."""
+    return Spectrograms(
+        spectra.full_length_spectrograms(split.sounds.path, layer, cache_dir, description="sounds, whole"),
+        spectra.full_length_spectrograms(split.imitations.path, layer, cache_dir, description="imitations, whole"),
+        {sid: k for k, sid in enumerate(split.sounds.sound_id)},
+        {iid: k for k, iid in enumerate(split.imitations.imitation_id)},
+    )
+
+
+def imisound_scores(model, test_sounds: pd.DataFrame, test_queries: pd.DataFrame, specs: Spectrograms):
+    """IMISOUND's eq. 3 for the test queries: log-likelihoods over the library of every test
+    sound (all categories; each row sums to one in likelihood), and the per-category
+    `CategoryScores` sliced from it."""
+    from vocalsearch_tf.models.imisound import cosine_similarity, log_likelihood
+
+    sound_vectors = model.embed(specs.of_sounds(test_sounds.sound_id))
+    query_vectors = model.embed(specs.of_imitations(test_queries.imitation_id))
+    library = log_likelihood(cosine_similarity(query_vectors, sound_vectors))
+    return library, evaluation.per_category(test_sounds, test_queries,
+                                            lambda members, asking: library[asking][:, members])
+
+
 def imisound_runs(split: Split, specs: Spectrograms, n_runs: int, epochs: int, out_dir: Path,
                   base_seed: int, fingerprint: dict) -> list[dict]:
-    """`n_runs` IMISOUND trainings on the training imitations; each run's test likelihoods
-    (eq. 3, per category) and result are saved as it ends."""
-    from vocalsearch_tf.models.imisound import IMISOUND, Imisound, cosine_similarity, likelihood
+    """`n_runs` IMISOUND trainings on the training imitations' whole-clip CQTs (`specs` from
+    `full_length_cqt`); each run's test log-likelihoods (`imisound_scores`) and result are
+    saved as it ends."""
+    from vocalsearch_tf.models.imisound import IMISOUND, Imisound
 
     test_sounds, test_queries = split.test_tables()
     train_ids = split.imitations.imitation_id[split.imitations.role == "train"]
 
     def run(index: int, seed: int) -> dict:
         model = Imisound(params).fit(specs.of_imitations(train_ids), seed)
-        sound_vectors = model.embed(specs.of_sounds(test_sounds.sound_id))
-        query_vectors = model.embed(specs.of_imitations(test_queries.imitation_id))
-        scores = evaluation.per_category(test_sounds, test_queries, lambda members, asking: likelihood(
-            cosine_similarity(query_vectors[asking], sound_vectors[members])))
+        library, scores = imisound_scores(model, test_sounds, test_queries, specs)
         evaluation.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
-        return {"mrr": evaluation.mrr_by_category(scores), "loss": model.history["loss"],
-                "vector_size": int(sound_vectors.shape[1])}
+        return {"mrr": evaluation.mrr_by_category(scores), "tied_targets": evaluation.tied_targets_by_category(scores),
+                "library": library.shape[1], "loss": model.history["loss"], "vector_size": model.vector_size}
 
     params = dataclasses.replace(IMISOUND, epochs=epochs)
     return training.run_many(out_dir, n_runs, run, base_seed,

@@ -17,6 +17,14 @@ def target_ranks(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.sum(scores >= target_scores[:, None], axis=1)  # the target counts itself
 
 
+def tied_targets(scores: np.ndarray, targets: np.ndarray) -> int:
+    """How many queries' targets score exactly the same as another candidate (the ties the
+    pessimistic rule of `target_ranks` counts against the target)."""
+    scores = np.asarray(scores)
+    target_scores = scores[np.arange(len(scores)), targets]
+    return int(np.sum(np.sum(scores == target_scores[:, None], axis=1) > 1))
+
+
 def mean_reciprocal_rank(ranks) -> float:
     """MRR = mean of 1 / rank (TASLP eq. 1)."""
     ranks = np.asarray(ranks, dtype=float)
@@ -26,3 +34,99 @@ def mean_reciprocal_rank(ranks) -> float:
 def chance_mrr(n_candidates: int) -> float:
     """Expected MRR of a random ranking of n candidates: mean of 1/k, k = 1..n."""
     return float(np.mean(1.0 / np.arange(1, n_candidates + 1)))
+
+
+# --- multi-label retrieval (Fan et al., ICASSP 2020, eq. 2-4) ------------------------------
+
+def identical_labels(query_labels: np.ndarray, candidate_labels: np.ndarray) -> np.ndarray:
+    """r_{i,q}: how many of the labels (present or absent alike) a query and a candidate share,
+    `(queries, candidates)` from 0/1 label matrices `(queries, L)` and `(candidates, L)`."""
+    q = np.asarray(query_labels, dtype=np.int64)[:, None, :]
+    c = np.asarray(candidate_labels, dtype=np.int64)[None, :, :]
+    return np.sum(q == c, axis=-1)
+
+
+def average_precision_at_k(relevant: np.ndarray, k: int) -> np.ndarray:
+    """AP_s@K of each ranked list (eq. 3): `relevant` is `(queries, ranked candidates)`, True
+    where r_{i,q} >= s. The sum over the top K of precision@n at each hit, divided by the
+    number of hits in the top K (eq. 2); a list with no hit in its top K scores 0."""
+    top = np.asarray(relevant, dtype=float)[:, :k]
+    hits = np.cumsum(top, axis=1)
+    precision = hits / np.arange(1, top.shape[1] + 1)
+    found = hits[:, -1] if top.shape[1] else np.zeros(len(top))
+    return np.divide(np.sum(precision * top, axis=1), found, out=np.zeros(len(top)), where=found > 0)
+
+
+def map_s_at_k(levels_ranked: np.ndarray, s: int, k: int) -> float:
+    """mAP_s@K (eq. 4): the mean over queries of AP_s@K, where `levels_ranked` holds r_{i,q}
+    of each query's candidates in ranked order."""
+    return float(np.mean(average_precision_at_k(np.asarray(levels_ranked) >= s, k)))
+
+
+# --- single-label content retrieval (Manocha et al., ICASSP 2018, 4.1) --------------------
+
+def ranked_relevance(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:
+    """`(queries, candidates)` relevance in each query's ranked order, higher score first.
+
+    Ties keep the candidates' order (a stable sort). `excluded` candidates (the query itself,
+    clips of its own recording) go to the end of the list as irrelevant, so they change no
+    precision at K below the number of candidates left in.
+    """
+    scores = np.asarray(scores, dtype=float)
+    relevant = np.asarray(relevant, dtype=bool)
+    if excluded is not None:
+        scores = np.where(excluded, -np.inf, scores)
+        relevant = relevant & ~np.asarray(excluded, dtype=bool)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    return np.take_along_axis(relevant, order, axis=1)
+
+
+def average_precisions(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:
+    """AP of each query (eq. 3): the mean of the precisions at its relevant candidates, by
+    scikit-learn's `average_precision_score` on the candidates left in. NaN for a query
+    with no relevant candidate."""
+    from sklearn.metrics import average_precision_score
+
+    scores, relevant = np.asarray(scores, dtype=float), np.asarray(relevant, dtype=bool)
+    kept = np.ones_like(relevant) if excluded is None else ~np.asarray(excluded, dtype=bool)
+    return np.array([average_precision_score(r[k], s[k]) if r[k].any() else np.nan
+                     for s, r, k in zip(scores, relevant, kept)])
+
+
+def first_hit_ranks(ranked: np.ndarray) -> np.ndarray:
+    """1-based rank of each query's first relevant candidate (from `ranked_relevance`);
+    0 where a query has none."""
+    ranked = np.asarray(ranked, dtype=bool)
+    return np.where(ranked.any(axis=1), np.argmax(ranked, axis=1) + 1, 0)
+
+
+def precision_at_k(ranked: np.ndarray, ks) -> np.ndarray:
+    """Mean over queries of the fraction of relevant candidates in the top K, for each K (MP^K)."""
+    hits = np.cumsum(np.asarray(ranked, dtype=float), axis=1)
+    ks = np.asarray(list(ks))
+    return hits[:, ks - 1].mean(axis=0) / ks
+
+
+def retrieval_summary(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndarray | None = None,
+                      ks=range(1, 31)) -> dict:
+    """Manocha et al.'s measures over the queries that have a relevant candidate:
+
+    - `map`: mean average precision (4.1.1);
+    - `mp1_first_hit`: "MP^1" as the paper reads it (4.2: 0.3 means "the first positive hit
+      is at rank 3 on average"), the mean reciprocal rank of the first relevant candidate;
+    - `precision_at_1`: plain precision at 1 (is the top candidate relevant);
+    - `mp_at_k`: mean precision in the top K for each K of `ks` (4.1.3).
+    """
+    relevant = np.asarray(relevant, dtype=bool)
+    answerable = (relevant & (True if excluded is None else ~np.asarray(excluded, dtype=bool))).any(axis=1)
+    if not answerable.any():
+        raise ValueError("no query has a relevant candidate")
+    scores, relevant = np.asarray(scores)[answerable], relevant[answerable]
+    excluded = None if excluded is None else np.asarray(excluded)[answerable]
+    ranked = ranked_relevance(scores, relevant, excluded)
+    ks = list(ks)
+    curve = precision_at_k(ranked, ks)
+    return {"map": float(np.mean(average_precisions(scores, relevant, excluded))),
+            "mp1_first_hit": mean_reciprocal_rank(first_hit_ranks(ranked)),
+            "precision_at_1": float(precision_at_k(ranked, [1])[0]),
+            "mp_at_k": dict(zip(ks, curve.tolist())), "queries": int(answerable.sum())}

@@ -23,7 +23,7 @@ import tensorflow as tf
 from sklearn.metrics import accuracy_score, confusion_matrix
 from sklearn.model_selection import GroupShuffleSplit
 
-from vocalsearch_tf.training import EpochProgress
+from vocalsearch_tf.training import EpochProgress, array_dataset, predict
 
 
 @dataclass(frozen=True)
@@ -81,14 +81,15 @@ def fit_classifier(build, x: np.ndarray, y: np.ndarray, groups, recipe: Classifi
         model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     if epochs_exactly is not None:
-        history = model.fit(x, y, batch_size=recipe.batch_size, epochs=epochs_exactly, shuffle=True, verbose=0,
-                            callbacks=[EpochProgress(epochs_exactly, progress)])
+        history = model.fit(array_dataset((x, y), recipe.batch_size, shuffle_seed=seed), epochs=epochs_exactly,
+                            shuffle=False, verbose=0, callbacks=[EpochProgress(epochs_exactly, progress)])
     else:
         train, val = group_split(groups, recipe.validation_fraction, seed)
         epochs = min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.patience, restore_best_weights=True)
-        history = model.fit(x[train], y[train], validation_data=(x[val], y[val]), batch_size=recipe.batch_size,
-                            epochs=epochs, callbacks=[stop, EpochProgress(epochs, progress)], shuffle=True, verbose=0)
+        history = model.fit(array_dataset((x[train], y[train]), recipe.batch_size, shuffle_seed=seed),
+                            validation_data=array_dataset((x[val], y[val]), recipe.batch_size), epochs=epochs,
+                            callbacks=[stop, EpochProgress(epochs, progress)], shuffle=False, verbose=0)
     return model, {k: [float(v) for v in values] for k, values in history.history.items()}
 
 
@@ -98,7 +99,7 @@ def best_epoch(history: dict) -> int:
 
 
 def evaluate_classifier(model, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict:
-    predicted = np.argmax(model.predict(x, batch_size=64, verbose=0), axis=1)
+    predicted = np.argmax(predict(model, x, 64), axis=1)
     return {"accuracy": float(accuracy_score(y, predicted)),
             "confusion": confusion_matrix(y, predicted, labels=list(range(n_classes))).tolist()}
 

@@ -13,6 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vocalsearch_tf.training import predict
+
 
 def towers(model: keras.Model) -> tuple[keras.Model, keras.Model]:
     """The imitation and recording towers of a pair model, as models of their own: from
@@ -38,6 +40,8 @@ class Retriever:
     def __init__(self, model: keras.Model, batch_size: int = 256, memory_bytes: float = 2.5e8):
         self.imitation_tower, self.recording_tower = towers(model)
         self.first, *self.rest = head_layers(model)
+        if not self.rest or self.rest[-1].activation is not keras.activations.sigmoid:
+            raise ValueError(f"{model.name}: the head must end in a sigmoid unit (fc1, ..., fcN)")
         self.batch_size = batch_size
         self.memory_bytes = memory_bytes  # bounds the (queries, library, FC1) block per step
         kernel = self.first.kernel
@@ -47,27 +51,37 @@ class Retriever:
 
     def index(self, recordings: np.ndarray) -> "Retriever":
         """Run the recording tower and the candidate half of FC1 once per library sound."""
-        embeddings = self.recording_tower.predict(recordings, batch_size=self.batch_size, verbose=0)
+        embeddings = predict(self.recording_tower, recordings, self.batch_size)
         self.library = tf.matmul(tf.constant(embeddings), self._w_candidate) + self.first.bias
         return self
 
-    def scores(self, imitations: np.ndarray) -> np.ndarray:
-        """(queries, library size) matching probabilities."""
+    def logits(self, imitations: np.ndarray) -> np.ndarray:
+        """(queries, library size) pre-sigmoid outputs of the head."""
         if self.library is None:
-            raise RuntimeError("call index(recordings) before scores(imitations)")
-        queries = self.imitation_tower.predict(imitations, batch_size=self.batch_size, verbose=0)
+            raise RuntimeError("call index(recordings) before scoring imitations")
+        queries = predict(self.imitation_tower, imitations, self.batch_size)
         query_part = tf.matmul(tf.constant(queries), self._w_query)
         step = max(1, int(self.memory_bytes // (4 * self.library.shape[0] * self.library.shape[1])))
-        return np.concatenate([self._head(query_part[i:i + step], self.library).numpy()
+        return np.concatenate([self._head_logits(query_part[i:i + step], self.library).numpy()
                                for i in range(0, len(queries), step)])
 
+    def log_likelihoods(self, imitations: np.ndarray) -> np.ndarray:
+        """(queries, library size) log sigmoid(logit) in float64: free of the ties float32
+        sigmoids make where they saturate."""
+        return -np.logaddexp(0.0, -self.logits(imitations).astype(np.float64))
+
+    def scores(self, imitations: np.ndarray) -> np.ndarray:
+        """(queries, library size) matching probabilities (float32)."""
+        return tf.sigmoid(self.logits(imitations)).numpy()
+
     @tf.function(reduce_retracing=True)
-    def _head(self, query_part, library):
+    def _head_logits(self, query_part, library):
         hidden = query_part[:, None, :] + library[None, :, :]
         x = self.first.activation(hidden)
-        for layer in self.rest:
+        *middle, last = self.rest
+        for layer in middle:
             x = layer(x)
-        return x[..., 0]
+        return (tf.matmul(x, last.kernel) + last.bias)[..., 0]
 
 
 def pairwise_scores(model: keras.Model, imitations: np.ndarray, recordings: np.ndarray,
@@ -75,5 +89,5 @@ def pairwise_scores(model: keras.Model, imitations: np.ndarray, recordings: np.n
     """The naive reference: the full model on every (query, candidate) pair."""
     q = np.repeat(np.arange(len(imitations)), len(recordings))
     c = np.tile(np.arange(len(recordings)), len(imitations))
-    scores = model.predict([imitations[q], recordings[c]], batch_size=batch_size, verbose=0)
+    scores = predict(model, [imitations[q], recordings[c]], batch_size)
     return scores.reshape(len(imitations), len(recordings))

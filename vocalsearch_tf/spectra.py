@@ -49,3 +49,39 @@ def spectrograms(paths, layer, cache_dir: str | Path | None = None, batch: int =
         np.save(tmp, result)
         os.replace(tmp, cache)
     return result
+
+
+def full_length_spectrograms(paths, layer, cache_dir: str | Path | None = None, batch: int = 16,
+                             description: str = "full-length spectrograms") -> list[np.ndarray]:
+    """Each clip's whole `(freq, frames)` spectrogram from a layer with a `full_length`
+    method (`ConstantQ`): clips are neither cut nor padded, so their frame counts differ.
+
+    Clips are loaded whole at the layer's rate and computed in batches of similar length;
+    within a batch shorter clips are zero-padded and their frames past the clip's own
+    end dropped, which gives exactly the clip's own transform. Cached like `spectrograms`.
+    """
+    paths = list(paths)
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"{type(layer).__name__}-full-{_cache_key(paths, layer)}.npz"
+        if cache.exists():
+            with np.load(cache) as stored:
+                return np.split(stored["frames"], stored["bounds"], axis=1)
+    clips = [audio.load(p, layer.params.sample_rate)[0] for p in tqdm(paths, desc=description, leave=False)]
+    hop = layer.params.hop_length
+    result: list[np.ndarray | None] = [None] * len(clips)
+    order = np.argsort([len(c) for c in clips])
+    for start in range(0, len(order), batch):
+        members = order[start:start + batch]
+        longest = max(len(clips[k]) for k in members)
+        padded = np.stack([np.pad(clips[k], (0, longest - len(clips[k]))) for k in members])
+        spectra = np.asarray(layer.full_length(padded), dtype=np.float32)[..., 0]
+        for row, k in enumerate(members):
+            result[k] = spectra[row, :, :1 + (len(clips[k]) - 1) // hop]
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".part.npz")
+        bounds = np.cumsum([r.shape[1] for r in result])[:-1]
+        np.savez(tmp, frames=np.concatenate(result, axis=1) if result else np.zeros((0, 0)), bounds=bounds)
+        os.replace(tmp, cache)
+    return result

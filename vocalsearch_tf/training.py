@@ -108,6 +108,32 @@ class EpochProgress(keras.callbacks.Callback):
         self.bar.close()
 
 
+def array_dataset(arrays, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
+    """Batches of in-memory arrays (a nested structure of them, such as (x, y)), gathered
+    per batch from one copy, like `pair_dataset`.
+
+    Used in place of passing arrays to Keras's fit and predict: Keras's array adapter
+    slices with a map that TensorFlow 2.21's determinism rewrite (on once `set_seed` ran)
+    turns into a MapDataset node carrying an attribute that op lacks, which TensorFlow
+    logs as a NodeDef error on every fit and predict.
+    """
+    tensors = tf.nest.map_structure(tf.constant, arrays)
+    rows = tf.data.Dataset.range(len(tf.nest.flatten(arrays)[0]))
+    if shuffle_seed is not None:
+        rows = rows.shuffle(rows.cardinality(), seed=shuffle_seed, reshuffle_each_iteration=True)
+    batches = rows.batch(batch_size).map(lambda k: tf.nest.map_structure(lambda t: tf.gather(t, k), tensors),
+                                         num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def predict(model: keras.Model, inputs, batch_size: int = 256) -> np.ndarray:
+    """`model.predict` over in-memory inputs (an array or a list of arrays), batched by
+    `array_dataset`."""
+    # a model with several inputs takes them as one tuple: batches of (x,), never (x, y)
+    structure = inputs if isinstance(inputs, np.ndarray) else (tuple(inputs),)
+    return model.predict(array_dataset(structure, batch_size), verbose=0)
+
+
 def fit_pair_model(build: Callable[[], keras.Model], train: tf.data.Dataset, val: tf.data.Dataset,
                    recipe: AdamRecipe, max_epochs: int | None = None,
                    strategy: tf.distribute.Strategy | None = None, verbose: int = 0,

@@ -2,14 +2,17 @@
 sonification of the patterns.
 
 A copy of a trained model with every ReLU replaced by a leaky ReLU (slope 0.3) is frozen;
-an input is optimised by gradient ascent on  activation - lambda * ||x||^2  (lambda 0.1)
-from a random start. Choices where the papers are silent:
-- the input is optimised in the standardised domain the network sees after its
-  `*_standardise` layer, starting from N(0, 0.1^2); ||x||^2 is the mean of squares there,
-  so lambda weighs the same for inputs of any size and pulls towards the average
-  spectrogram; patterns are shown and sonified in the log-spectrogram domain;
+an input is optimised by gradient ascent on  A(x) - lambda * ||x||^2  (lambda 0.1, ICASSP
+eq. 1-2) from a random start. Choices where the papers are silent:
+- x is the input the convolutional layers see: the spectrogram after the model's
+  `*_standardise` layer (the papers' networks read their inputs as they are); it starts
+  from N(0, 0.1^2), and ||x||^2 is the sum of squares over every time-frequency cell, as in
+  the paper (`penalty="mean"` divides it by the number of cells, the weaker penalty that
+  notebook 06 shows beside it); patterns are shown and sonified in the log-spectrogram domain;
 - a convolutional filter's activation is the mean of its feature map over all positions;
   an FC1 neuron's is its output, with the (imitation, recording) pair optimised jointly;
+- Fig. 9's FC1 neurons are the ones "the rest can be well represented by" (ICASSP 4.3):
+  the neurons nearest the centres of a k-means clustering of FC1's weight columns;
 - Adam, learning rate 0.05, a fixed number of steps.
 """
 
@@ -62,6 +65,8 @@ class Patterns:
     inputs: dict[str, np.ndarray]  # tower -> (patterns, freq, time)
     start: np.ndarray  # activation of each target before optimisation
     end: np.ndarray  # and after
+    objective_start: np.ndarray  # A(x) - lambda ||x||^2 before optimisation
+    objective_end: np.ndarray  # and after
 
 
 def tower_input(model: keras.Model, tower: str):
@@ -72,8 +77,27 @@ def tower_input(model: keras.Model, tower: str):
     return matches[0]
 
 
+def objective(activation: tf.Tensor, inputs: list[tf.Tensor], penalty: str = "sum") -> tf.Tensor:
+    """ICASSP eq. 1-2 per pattern: A(x) - lambda * sum over the towers' inputs of ||x||^2,
+    with ||x||^2 the sum of squares (`penalty="sum"`, the paper) or their mean ("mean")."""
+    reduce = {"sum": tf.reduce_sum, "mean": tf.reduce_mean}[penalty]
+    return activation - PENALTY * tf.add_n([reduce(tf.square(x), axis=list(range(1, len(x.shape)))) for x in inputs])
+
+
+def representative_neurons(model: keras.Model, layer: str = "fc1", k: int = 2, seed: int = 0) -> list[int]:
+    """The k neurons of a dense layer that the rest are best represented by: those nearest
+    the centres of a k-means clustering (scikit-learn) of their incoming weight vectors."""
+    from sklearn.cluster import KMeans
+
+    weights = np.asarray(model.get_layer(layer).kernel).T
+    weights = weights / np.linalg.norm(weights, axis=1, keepdims=True)
+    clusters = KMeans(k, n_init=10, random_state=seed).fit(weights)
+    distances = np.linalg.norm(weights[:, None, :] - clusters.cluster_centers_[None], axis=2)
+    return sorted(int(np.argmin(distances[:, c])) for c in range(k))
+
+
 def maximise(model: keras.Model, output: str, units: list[int], towers: list[str], steps: int = 200,
-             learning_rate: float = 0.05, seed: int = 0) -> Patterns:
+             learning_rate: float = 0.05, seed: int = 0, penalty: str = "sum") -> Patterns:
     """Activation maximisation of `units` of layer `output` of `model` (a `leaky_copy`),
     over the inputs of `towers` (one tower, or both for FC neurons): one pattern (or
     pattern pair) per unit, optimised together as a batch."""
@@ -95,17 +119,26 @@ def maximise(model: keras.Model, output: str, units: list[int], towers: list[str
     @tf.function
     def step():
         with tf.GradientTape() as tape:
-            act = activation()
-            penalty = tf.add_n([tf.reduce_mean(tf.square(v), axis=[1, 2, 3]) for v in x.values()])
-            loss = -tf.reduce_sum(act - PENALTY * penalty)
+            loss = -tf.reduce_sum(objective(activation(), list(x.values()), penalty))
         optimizer.apply_gradients(zip(tape.gradient(loss, list(x.values())), list(x.values())))
 
-    start = activation().numpy()
-    for _ in range(steps):
-        step()
-    end = activation().numpy()
+    def score():
+        act = activation()
+        return act.numpy(), objective(act, list(x.values()), penalty).numpy()
+
+    start = score()
+    # Grappler's remapper fails on the leaky-ReLU gradients (a logged "remapper failed"
+    # error; TensorFlow then runs the graph unfused): it is switched off while tracing.
+    remapping = tf.config.optimizer.get_experimental_options().get("remapping")
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+    try:
+        for _ in range(steps):
+            step()
+    finally:
+        tf.config.optimizer.set_experimental_options({"remapping": True if remapping is None else remapping})
+    end = score()
     patterns = {t: x[t].numpy()[..., 0] * moments[t][1] + moments[t][0] for t in towers}
-    return Patterns(patterns, start, end)
+    return Patterns(patterns, start[0], end[0], start[1], end[1])
 
 
 def sonify_mel(pattern: np.ndarray, params: LogMelParams, n_iter: int = 64, seed: int = 0) -> np.ndarray:

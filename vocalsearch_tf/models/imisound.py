@@ -1,6 +1,7 @@
 """IMISOUND (TASLP VI-C; Zhang & Duan, ICASSP 2016 / JAES 2016), the baseline.
 
-CQT spectrograms (IMINET's front-end) are cut into overlapping 525 ms patches; a stacked
+Each clip's whole CQT (IMINET's front-end, every frame of the clip and no padding: see
+`ConstantQ.full_length`) is cut into overlapping 525 ms patches; a stacked
 auto-encoder with hidden layers of 1000 and 600 units, trained on the training
 imitations' patches, codes each patch as 600 values; with the code's delta over time a
 patch is 1200 values; six statistics over a clip's patches (maximum, minimum, mean,
@@ -11,7 +12,10 @@ Choices where the paper is silent: patches of 20 CQT frames (20 x 26.25 ms = 525
 with a hop of 10 frames (50 % overlap); patch vectors standardised per dimension with
 the training patches' mean and deviation; sigmoid hidden units; the auto-encoder trained
 end to end (1440-1000-600-1000-1440, mean squared error, Adam) rather than layer-wise;
-the delta is the central difference between neighbouring patches' codes (np.gradient).
+the delta is the central difference between neighbouring patches' codes (np.gradient);
+a clip shorter than one patch repeats its frames to fill it (its statistics then come from
+its own frames alone); eq. 3's softmax runs over the whole test library, every test sound
+of every category (the N candidates of the paper), so a query's likelihoods sum to one over it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import tensorflow as tf
 from scipy import stats
 
 from vocalsearch_tf.baselines import cosine_scores as cosine_similarity  # noqa: F401 (re-exported)
+from vocalsearch_tf.training import array_dataset, predict
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ def patches(spectrogram: np.ndarray, params: ImisoundParams = IMISOUND) -> np.nd
     """(patches, bins * patch_frames) from a (bins, frames[, 1]) spectrogram."""
     spec = np.asarray(spectrogram)
     spec = spec[..., 0] if spec.ndim == 3 else spec
+    if spec.shape[1] < params.patch_frames:
+        spec = np.tile(spec, (1, -(-params.patch_frames // spec.shape[1])))[:, :params.patch_frames]
     starts = range(0, spec.shape[1] - params.patch_frames + 1, params.patch_hop)
     return np.stack([spec[:, s:s + params.patch_frames].ravel() for s in starts])
 
@@ -78,7 +85,7 @@ class Imisound:
         self.mean = self.scale = None
         self.history: dict = {}
 
-    def fit(self, spectrograms: np.ndarray, seed: int = 0, verbose: int = 0,
+    def fit(self, spectrograms, seed: int = 0, verbose: int = 0,
             strategy: tf.distribute.Strategy | None = None) -> "Imisound":
         data = np.concatenate([patches(s, self.params) for s in spectrograms])
         self.mean, self.scale = data.mean(axis=0), data.std(axis=0) + 1e-6
@@ -87,22 +94,31 @@ class Imisound:
             self.autoencoder, self.encoder = build_autoencoder(data.shape[1], self.params)
             self.autoencoder.compile(keras.optimizers.Adam(self.params.learning_rate), "mse")
         standard = (data - self.mean) / self.scale
-        history = self.autoencoder.fit(standard, standard, batch_size=self.params.batch_size,
-                                       epochs=self.params.epochs, shuffle=True, verbose=verbose)
+        history = self.autoencoder.fit(array_dataset((standard, standard), self.params.batch_size, shuffle_seed=seed),
+                                       epochs=self.params.epochs, shuffle=False, verbose=verbose)
         self.history = {k: [float(v) for v in values] for k, values in history.history.items()}
         return self
 
-    def embed(self, spectrograms: np.ndarray) -> np.ndarray:
-        """(clips, 7200) clip vectors."""
+    @property
+    def vector_size(self) -> int:
+        return 12 * self.params.hidden[-1]
+
+    def embed(self, spectrograms) -> np.ndarray:
+        """(clips, 7200) clip vectors from (bins, frames) spectrograms of any lengths."""
         per_clip = [patches(s, self.params) for s in spectrograms]
-        codes = self.encoder.predict((np.concatenate(per_clip) - self.mean) / self.scale, batch_size=1024, verbose=0)
+        codes = predict(self.encoder, (np.concatenate(per_clip) - self.mean) / self.scale, 1024)
         bounds = np.cumsum([0] + [len(p) for p in per_clip])
         return np.stack([clip_statistics(codes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
 
 
+def log_likelihood(similarity: np.ndarray) -> np.ndarray:
+    """The log of TASLP eq. 3, in float64: log-softmax over the library (axis 1) of minus
+    the cosine distance (1 - similarity)."""
+    logits = -(1.0 - np.asarray(similarity, dtype=np.float64))
+    logits = logits - logits.max(axis=1, keepdims=True)
+    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+
 def likelihood(similarity: np.ndarray) -> np.ndarray:
     """TASLP eq. 3: softmax over the library of minus the cosine distance (1 - similarity)."""
-    logits = -(1.0 - similarity)
-    logits = logits - logits.max(axis=1, keepdims=True)
-    weights = np.exp(logits)
-    return weights / weights.sum(axis=1, keepdims=True)
+    return np.exp(log_likelihood(similarity))
