@@ -69,13 +69,12 @@ lab: setup
 test: unit-test notebook-test
 
 unit-test: $(VENV)/.installed-test
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -m "not reproduce"
 
-# Notebooks read VOCALSEARCH_PROFILE in their parameters cell; nbval runs them as stored.
+# A fresh clone of the committed repository runs `make reproduce PROFILE=ci` three times
+# under papermill: every notebook end to end, then all runs reused, then SEED=1.
 notebook-test: $(VENV)/.installed-test
-	@if [ -n "$(NOTEBOOKS)" ]; then \
-	  VOCALSEARCH_PROFILE=ci $(PY) -m pytest --nbval-lax $(NOTEBOOKS); \
-	else echo "no notebooks yet"; fi
+	$(PY) -m pytest tests/test_reproduce.py -m reproduce
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/frontends.py benchmarks/retrieval.py; do echo "== $$script"; $(PY) $$script || exit 1; done

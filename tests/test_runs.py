@@ -48,7 +48,8 @@ def test_a_matching_complete_run_is_reused(tmp_path):
 def test_a_changed_setting_trains_again_and_says_why(tmp_path, change, reason):
     calls, log = [], []
     series(tmp_path, BASE, calls)
-    series(tmp_path, runs.fingerprint(**{**{k: v for k, v in BASE.items() if k != "package_version"}, **change}),
+    series(tmp_path, runs.fingerprint(**{**{k: v for k, v in BASE.items() if k not in ("package_version", "code")},
+                                         **change}),
            calls, log)
     assert calls == [0, 1, 2, 0, 1, 2]
     assert log[0] == f"{tmp_path.name} run 0: {reason}, training again"
@@ -74,9 +75,17 @@ def test_a_record_without_fingerprint_is_never_trusted(tmp_path):
     assert json.loads((tmp_path / "run_00.json").read_text())["fingerprint"] == BASE
 
 
-def test_the_package_version_is_part_of_every_fingerprint():
+def test_the_package_version_and_code_are_part_of_every_fingerprint(tmp_path):
     from vocalsearch_tf import __version__
     assert runs.fingerprint(a=1)["package_version"] == __version__
+    assert runs.fingerprint(a=1)["code"] == runs.code_digest()
+    package = tmp_path / "package"
+    (package / "models").mkdir(parents=True)
+    (package / "models" / "net.py").write_text("UNITS = 32\n")
+    before = runs.code_digest(package)
+    (package / "models" / "net.py").write_text("UNITS = 64\n")
+    runs.code_digest.cache_clear()
+    assert runs.code_digest(package) != before
 
 
 def test_seeds_never_share_a_folder(tmp_path):

@@ -105,3 +105,18 @@ def test_cqt_sonification_follows_the_pattern():
     heard = ConstantQ(p, magnitude=True)(np.pad(audio, (0, p.clip_samples))[None, : p.clip_samples])[0, ..., 0].numpy()
     assert np.argmax(heard[:, 20:50].mean(axis=1)) in (29, 30, 31)
     assert np.argmax(heard[:, 80:120].mean(axis=1)) in (54, 55, 56)
+
+
+def test_patterns_are_read_back_only_for_the_same_models_and_settings(small_model, tmp_path):
+    copy = visualize.leaky_copy(small_model)
+    first = visualize.maximise_cached(tmp_path, {"model": "a"}, "net", copy, "recording_conv1", [0, 1], ["recording"],
+                                      steps=3, seed=0)
+    again = visualize.maximise_cached(tmp_path, {"model": "a"}, "net", None, "recording_conv1", [0, 1], ["recording"],
+                                      steps=3, seed=0)  # no model needed: read back
+    np.testing.assert_array_equal(first.inputs["recording"], again.inputs["recording"])
+    np.testing.assert_array_equal(first.objective_end, again.objective_end)
+    visualize.maximise_cached(tmp_path, {"model": "b"}, "net", copy, "recording_conv1", [0, 1], ["recording"],
+                              steps=3, seed=0)
+    visualize.maximise_cached(tmp_path, {"model": "a"}, "net", copy, "recording_conv1", [0, 1], ["recording"],
+                              steps=4, seed=0)
+    assert len(list(tmp_path.glob("*.npz"))) == 3

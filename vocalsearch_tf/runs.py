@@ -4,6 +4,7 @@ that says whether a finished run still means the same thing."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -88,10 +89,17 @@ def plain(value):
     return json.loads(json.dumps(value, default=_plain, sort_keys=True))
 
 
+@functools.lru_cache(maxsize=None)
+def code_digest(package: Path = Path(__file__).resolve().parent) -> str:
+    """A hash of the package's Python source: any change to the code that trains or scores
+    a run makes its finished runs stale, not only a change of settings."""
+    return digest(*[(str(p.relative_to(package)), p.read_text()) for p in sorted(package.rglob("*.py"))])
+
+
 def fingerprint(**parts) -> dict:
-    """Everything that determines a run, as plain JSON, with the package version added.
-    Two runs mean the same thing when their fingerprints are equal."""
-    return plain({**parts, "package_version": __version__})
+    """Everything that determines a run, as plain JSON, with the package version and a hash
+    of its code added. Two runs mean the same thing when their fingerprints are equal."""
+    return plain({**parts, "package_version": __version__, "code": code_digest()})
 
 
 def digest(*values) -> str:

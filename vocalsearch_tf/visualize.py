@@ -19,12 +19,14 @@ eq. 1-2) from a random start. Choices where the papers are silent:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import librosa
 import numpy as np
 import tensorflow as tf
 
+from vocalsearch_tf import runs
 from vocalsearch_tf.config import ConstantQParams, LogMelParams
 
 LEAKY_SLOPE = 0.3
@@ -139,6 +141,26 @@ def maximise(model: keras.Model, output: str, units: list[int], towers: list[str
     end = score()
     patterns = {t: x[t].numpy()[..., 0] * moments[t][1] + moments[t][0] for t in towers}
     return Patterns(patterns, start[0], end[0], start[1], end[1])
+
+
+def maximise_cached(folder: Path, fingerprint: dict, name: str, model: keras.Model, output: str, units: list[int],
+                    towers: list[str], **settings) -> Patterns:
+    """`maximise`, saved in `folder` under a key of `fingerprint` (of the trained models and
+    the code), the model's `name` and the call's settings; the same call again reads it back."""
+    key = runs.digest(fingerprint, name, output, list(units), towers, settings)
+    path = Path(folder) / f"{output}-{key}.npz"
+    if path.exists():
+        with np.load(path) as saved:
+            return Patterns({t: saved[f"inputs/{t}"] for t in towers}, saved["start"], saved["end"],
+                            saved["objective_start"], saved["objective_end"])
+    result = maximise(model, output, units, towers, **settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"inputs/{t}": result.inputs[t] for t in towers}
+    tmp = path.with_name(path.stem + ".part.npz")
+    np.savez(tmp, start=result.start, end=result.end, objective_start=result.objective_start,
+             objective_end=result.objective_end, **arrays)
+    tmp.replace(path)
+    return result
 
 
 def sonify_mel(pattern: np.ndarray, params: LogMelParams, n_iter: int = 64, seed: int = 0) -> np.ndarray:

@@ -1,0 +1,84 @@
+"""The newcomer's path: a fresh clone runs `make reproduce PROFILE=ci` end to end under
+papermill; a second run reuses every finished run; another SEED reuses nothing.
+
+This is `make notebook-test`; `make unit-test` leaves it out (marker `reproduce`).
+It tests what is committed: uncommitted changes are not in the clone.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = Path(sys.prefix)
+RUN_LINE = re.compile(r"run \d+: (.*)")
+ALARMING = ("E0000", "cuInit", "use_unbounded_threadpool", "remapper failed", "Traceback")
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("fresh") / "vocalsearch_tf"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(dest)], check=True)
+    return dest
+
+
+def reproduce(clone: Path, seed: int) -> str:
+    """`make reproduce` in the clone, with this environment's packages but the clone's code."""
+    env = {**os.environ, "PYTHONPATH": str(clone)}
+    command = ["make", "-o", f"{VENV}/.installed", "reproduce", "PROFILE=ci", f"SEED={seed}", f"VENV={VENV}"]
+    done = subprocess.run(command, cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, (done.stdout[-5000:], done.stderr[-5000:])
+    assert "wall time per notebook" in done.stdout
+    return done.stdout
+
+
+def executed(clone: Path, seed: int) -> list[Path]:
+    return sorted((clone / "results" / "ci" / "synthetic" / f"seed{seed}" / "notebooks").glob("*.ipynb"))
+
+
+def printed(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text())["cells"]
+    return "".join("".join(out.get("text", "")) for cell in cells for out in cell.get("outputs", [])
+                   if out.get("output_type") == "stream")
+
+
+def run_lines(clone: Path, seed: int) -> list[str]:
+    return [m.group(1) for nb in executed(clone, seed) for m in RUN_LINE.finditer(printed(nb))]
+
+
+def records(clone: Path, seed: int) -> dict[Path, int]:
+    folder = clone / "results" / "ci" / "synthetic" / f"seed{seed}"
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("run_*.json")}
+
+
+def test_fresh_clone_reproduces_then_reuses_then_retrains_for_another_seed(clone):
+    assert not (clone / "results" / "ci").exists()  # nothing committed stands in for a run
+    reproduce(clone, 0)
+    notebooks = executed(clone, 0)
+    assert [p.name for p in notebooks] == sorted(p.name for p in (clone / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    first = run_lines(clone, 0)
+    assert first and all("training" in line and "reused" not in line for line in first if "finished" not in line)
+    for notebook in notebooks:
+        assert not [word for word in ALARMING if word in printed(notebook)], notebook.name
+    check = subprocess.run([sys.executable, "-m", "vocalsearch_tf.reference", "check", "--profile", "ci"],
+                           cwd=clone, env={**os.environ, "PYTHONPATH": str(clone)}, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout[-5000:]
+
+    finished = records(clone, 0)
+    reproduce(clone, 0)
+    again = run_lines(clone, 0)
+    assert again and all(line.startswith("reused") for line in again), again
+    assert records(clone, 0) == finished  # not one run record rewritten
+
+    reproduce(clone, 1)
+    other = run_lines(clone, 1)
+    assert other and not [line for line in other if "reused" in line], other
+    assert records(clone, 0) == finished  # seed 0's runs are left as they were
+    assert set(p.name for p in records(clone, 1)) == set(p.name for p in finished)
