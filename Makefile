@@ -27,7 +27,7 @@ TORCH := torch==2.13.0
 # Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
 TINYSOUNDFONT := tinysoundfont==0.3.7
 
-.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean lab reference check-reference
+.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean lab reference check-reference app default-model
 
 setup: $(VENV)/.installed
 
@@ -45,7 +45,12 @@ endif
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install $(TORCH)
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,app]'
+	touch $@
+
+# The search page's web stack (Gradio), kept out of the core package.
+$(VENV)/.installed-app: $(VENV)/.installed
+	$(PIP) install -e '.[app]'
 	touch $@
 
 # Every numbered notebook, in order, under papermill; executed copies land in
@@ -59,12 +64,25 @@ check-reference: setup
 	$(PY) -m vocalsearch_tf.reference check --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED)
 
 reference: setup
-	$(PY) -m vocalsearch_tf.reference save --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED)
+	$(PY) -m vocalsearch_tf.reference save --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED) \
+	  $(if $(filter ci,$(PROFILE)),--tables-only)
 
 # JupyterLab on the notebooks, with the project's kernel. LAB_ARGS="--no-browser --port 8899"
 LAB_ARGS ?=
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+# The search page on 127.0.0.1 (offline): record or upload an imitation, search a folder.
+# LIBRARY=~/Sounds shows that folder first; PORT=7860.
+LIBRARY ?=
+PORT ?= 7860
+app: $(VENV)/.installed-app
+	$(PY) -m vocalsearch_tf.search.app --host 127.0.0.1 --port $(PORT) $(if $(LIBRARY),--library "$(LIBRARY)")
+
+# Rebuild the search's shipped default model (IMINET tied, on the embedded synthetic data;
+# about 5 min on 2 cores): vocalsearch_tf/search/default_model/iminet_tied.{keras,json}
+default-model: setup
+	$(PY) -m vocalsearch_tf.search.train_default --data-dir "$(DATA_DIR)"
 
 test: unit-test notebook-test
 
@@ -77,7 +95,7 @@ notebook-test: $(VENV)/.installed-test
 	$(PY) -m pytest tests/test_reproduce.py -m reproduce
 
 bench: $(VENV)/.installed-test
-	@for script in benchmarks/frontends.py benchmarks/retrieval.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 # The embedded data alone (the notebooks also make it on first use).
 synthetic: setup

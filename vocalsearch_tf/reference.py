@@ -29,8 +29,9 @@ def kept_files(results: Path) -> list[Path]:
     return sorted(p for p in files if not SKIPPED_DIRS & set(p.parts[:-1]))
 
 
-def save(results: Path, figures: Path, reference: Path) -> int:
-    """Replace `reference` with the tables, records and figures of a finished run."""
+def save(results: Path, figures: Path | None, reference: Path) -> int:
+    """Replace `reference` with the tables, records and (unless `figures` is None) figures
+    of a finished run."""
     if not (results / "table1.csv").exists():
         raise FileNotFoundError(f"{results}: no table1.csv; run `make reproduce` to the end first")
     shutil.rmtree(reference, ignore_errors=True)
@@ -38,7 +39,7 @@ def save(results: Path, figures: Path, reference: Path) -> int:
     for name in files:
         (reference / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(results / name, reference / name)
-    for png in sorted(figures.rglob("*.png")):
+    for png in sorted(figures.rglob("*.png")) if figures else []:
         target = reference / "figures" / png.relative_to(figures)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(png, target)
@@ -70,12 +71,14 @@ def main(argv=None) -> int:
     parser.add_argument("--results", default="results")
     parser.add_argument("--figures", default="figures")
     parser.add_argument("--reference", default="reference")
+    parser.add_argument("--tables-only", action="store_true", help="save: leave the figures out")
     args = parser.parse_args(argv)
     part = leaf(args.profile, args.dataset, args.seed)
     results, reference = Path(args.results) / part, Path(args.reference) / part
     if args.action == "save":
-        count = save(results, Path(args.figures) / part, reference)
-        print(f"{reference}: {count} tables and records, and the figures, copied from {results}")
+        count = save(results, None if args.tables_only else Path(args.figures) / part, reference)
+        print(f"{reference}: {count} tables and records{'' if args.tables_only else ', and the figures,'} "
+              f"copied from {results}")
         return 0
     problems = differences(results, reference)
     for problem in problems:
