@@ -14,8 +14,11 @@ SEED ?= 0
 # with DATASET=vocalsketch: DATA_DIR is VocalSketch's folder; the pretraining data are here
 VOXFORGE_DIR ?= data/voxforge
 URBANSOUND8K_DIR ?= data/urbansound8k/UrbanSound8K
+ESC50_DIR ?= data/esc50/ESC-50-master
+SONYC_UST_DIR ?= data/sonyc_ust_v1
 ifeq ($(DATASET),vocalsketch)
-REAL_DATA := --param VOXFORGE_DIR "$(abspath $(VOXFORGE_DIR))" --param URBANSOUND8K_DIR "$(abspath $(URBANSOUND8K_DIR))"
+REAL_DATA := --param VOXFORGE_DIR "$(abspath $(VOXFORGE_DIR))" --param URBANSOUND8K_DIR "$(abspath $(URBANSOUND8K_DIR))" \
+  --param ESC50_DIR "$(abspath $(ESC50_DIR))" --param SONYC_UST_DIR "$(abspath $(SONYC_UST_DIR))"
 endif
 # some notebooks only, e.g. ONLY="03 05" (their inputs must exist)
 ONLY ?=
@@ -95,7 +98,7 @@ notebook-test: $(VENV)/.installed-test
 	$(PY) -m pytest tests/test_reproduce.py -m reproduce
 
 bench: $(VENV)/.installed-test
-	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py benchmarks/presence_retrieval.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 # The embedded data alone (the notebooks also make it on first use).
 synthetic: setup

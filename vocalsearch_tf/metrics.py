@@ -115,7 +115,8 @@ def retrieval_summary(scores: np.ndarray, relevant: np.ndarray, excluded: np.nda
     - `mp1_first_hit`: "MP^1" as the paper reads it (4.2: 0.3 means "the first positive hit
       is at rank 3 on average"), the mean reciprocal rank of the first relevant candidate;
     - `precision_at_1`: plain precision at 1 (is the top candidate relevant);
-    - `mp_at_k`: mean precision in the top K for each K of `ks` (4.1.3).
+    - `mp_at_k`: mean precision in the top K for each K of `ks` (4.1.3), a list in the order
+      of `ks` (also returned), so the record reads back the same from JSON.
     """
     relevant = np.asarray(relevant, dtype=bool)
     answerable = (relevant & (True if excluded is None else ~np.asarray(excluded, dtype=bool))).any(axis=1)
@@ -129,4 +130,4 @@ def retrieval_summary(scores: np.ndarray, relevant: np.ndarray, excluded: np.nda
     return {"map": float(np.mean(average_precisions(scores, relevant, excluded))),
             "mp1_first_hit": mean_reciprocal_rank(first_hit_ranks(ranked)),
             "precision_at_1": float(precision_at_k(ranked, [1])[0]),
-            "mp_at_k": dict(zip(ks, curve.tolist())), "queries": int(answerable.sum())}
+            "ks": ks, "mp_at_k": curve.tolist(), "queries": int(answerable.sum())}

@@ -2,6 +2,7 @@
 
     python -m vocalsearch_tf.datasets make-synthetic --profile quick --dest DIR
     python -m vocalsearch_tf.datasets download urbansound8k --dest DIR
+    python -m vocalsearch_tf.datasets download sonyc-ust --version 2 --parts 0 1 --dest DIR
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ def main(argv=None) -> int:
     make.add_argument("--dest", default=None, help="output folder (default data/synthetic/<profile>/seed<seed>)")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--workers", type=int, default=2)
-    make.add_argument("--sets", nargs="+", default=None, help="vocalsketch voxforge urbansound8k")
+    make.add_argument("--sets", nargs="+", default=None, help="vocalsketch voxforge urbansound8k sonyc_ust esc50")
     get = commands.add_parser("download", help="download and unpack a real dataset")
-    get.add_argument("name", choices=["vocalsketch", "urbansound8k", "voxforge"])
+    get.add_argument("name", choices=["vocalsketch", "urbansound8k", "voxforge", "esc50", "sonyc-ust", "vggish"])
     get.add_argument("--dest", default="data", help="download folder (default data/)")
     get.add_argument("--sessions", type=int, default=300, help="VoxForge sessions per language")
+    get.add_argument("--version", type=int, default=1, choices=[1, 2], help="SONYC-UST release (1: DCASE 2019)")
+    get.add_argument("--parts", type=int, nargs="*", default=None,
+                     help="SONYC-UST audio archives to fetch (v2: 0..18; none given: all; --parts alone: none)")
     args = parser.parse_args(argv)
 
     if args.command == "make-synthetic":
@@ -35,7 +39,7 @@ def main(argv=None) -> int:
     elif args.command == "download":
         from vocalsearch_tf.datasets.download import download
 
-        root = download(args.name, args.dest, args.sessions)
+        root = download(args.name, args.dest, args.sessions, args.version, args.parts)
         print(f"{args.name} is in {root}")
     return 0
 

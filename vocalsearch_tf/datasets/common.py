@@ -11,6 +11,7 @@ HOW_TO_GET = {
     "vocalsketch": "python -m vocalsearch_tf.datasets download vocalsketch --dest DIR  (or: make download DATASET=vocalsketch)",
     "urbansound8k": "python -m vocalsearch_tf.datasets download urbansound8k --dest DIR  (or: make download DATASET=urbansound8k)",
     "voxforge": "python -m vocalsearch_tf.datasets download voxforge --dest DIR  (or: make download DATASET=voxforge)",
+    "esc50": "python -m vocalsearch_tf.datasets download esc50 --dest DIR  (or: make download DATASET=esc50)",
 }
 SYNTHETIC = "python -m vocalsearch_tf.datasets make-synthetic --profile quick --dest DIR  (the embedded stand-in)"
 

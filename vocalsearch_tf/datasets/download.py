@@ -13,6 +13,13 @@ Notes on the sources:
   "everyday" recordings: get them from Marcell et al.'s confrontation-naming set and
   rename them with the data set's `everyday_filename_translation.csv`; until then the
   loader reports them missing.
+- ESC-50: GitHub's zip of the repository's master branch (`ESC-50-master/meta`, `/audio`).
+- SONYC-UST: version 1 (DCASE 2019, Zenodo record 2590742: annotations.csv, audio.tar.gz,
+  dcase-ust-taxonomy.yaml) or 2.x (Zenodo 3966543: annotations.csv, md5 given by the record,
+  the taxonomy, audio-0.tar.gz .. audio-18.tar.gz with the md5s the soundata loader lists for
+  that record). Only what is asked for is fetched: the annotations and taxonomy always, the
+  audio archives unless `audio_parts=[]` (v2: any subset of 0..18). Files without a known
+  checksum have theirs recorded on first download. The clips are gathered in `audio/`.
 - VoxForge: one `.tgz` per recording session, listed in per-language HTTP directory
   listings of 16 kHz 16-bit audio; only as many sessions as requested are fetched.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -44,6 +52,9 @@ ARCHIVES = {
                             "md5:9aa69802bbf37fb986f71ec1483a196e", "UrbanSound8K.tar.gz"),
     "vocalsketch": Archive("https://zenodo.org/records/164926/files/vocal_sketch_data_set_v1.0.4.zip",
                            None, "vocalsketch_v1.0.4.zip"),
+    # ESC-50 (Piczak 2015; CC BY-NC 3.0): GitHub's archive of the master branch
+    "esc50": Archive("https://github.com/karolpiczak/ESC-50/archive/master.zip",
+                     "md5:7771e4b9d86d0945acce719c7a59305a", "ESC-50-master.zip"),
 }
 VOXFORGE_ROOT = "http://www.repository.voxforge1.org/downloads/"
 VOXFORGE_LISTINGS = {
@@ -147,6 +158,61 @@ def download_vocalsketch(dest: Path, archive: Archive = ARCHIVES["vocalsketch"])
     return _folder_with(dest / "vocalsketch", "sound_recordings.csv")
 
 
+def download_esc50(dest: Path, archive: Archive = ARCHIVES["esc50"]) -> Path:
+    fetch(archive, dest / ".cache", pooch.Unzip(extract_dir=str((dest / "esc50").resolve())))
+    return _folder_with(dest / "esc50", "esc50.csv").parent  # above meta/
+
+
+SONYC_UST_RECORDS = {1: "https://zenodo.org/records/2590742/files/", 2: "https://zenodo.org/records/3966543/files/"}
+SONYC_UST_V2_AUDIO_MD5 = (
+    "bbb4dbae7d2e58e18d24878b9ee1eb51", "7c369ff37ac6a1fdd8493fdffe62e0a1", "412241c063d7f196953d3dd1c44aeb5e",
+    "d2a872392d95993a2c238d305b940812", "b15b0e0cb3f8584259ef0d24293a9be3", "de745f887067433757a2f2c8f99f99bb",
+    "b0286c67468369d66336f6f5ddede31f", "ff300183ab7a9d3f2f74c3b730ffeb52", "7be76b821fa6dbe20f6b50ca440e1024",
+    "959f7edfbb26eadad9865069f38aa9dd", "84e94de273666c537a3e6b709ee88d9b", "44fe1f43121a7d1178aa0cdf7477793b",
+    "a7eb21011f460b5ac289f8e285e875ab", "27945a8b1008eec787f97213164951e6", "fb8c7d81c3bde3a0c86c1e55e6a85a24",
+    "f6af9b65d876ef96d199b9e5f0473cb9", "e8337c61a90c30989d500f950fbe443a", "3e47e85eb4564a30fe7f442ee97ec7b9",
+    "c6b2ef4d0d5b7269d465c469cdbbdc4b")
+
+
+def sonyc_ust_archives(version: int = 1, base_url: str | None = None) -> dict[str, Archive]:
+    """The files of a SONYC-UST release: metadata first, then the audio archives in order."""
+    if version not in SONYC_UST_RECORDS:
+        raise ValueError(f"SONYC-UST version {version!r}: choose 1 (DCASE 2019) or 2 (2.x)")
+    url = base_url or SONYC_UST_RECORDS[version]
+    tag = f"sonyc-ust-v{version}"
+    files = {"annotations.csv": "md5:70b507b15bb4cfcce4870925302f276b" if version == 2 else None,
+             "dcase-ust-taxonomy.yaml": None}
+    if version == 1:
+        files["audio.tar.gz"] = None
+    else:
+        files.update({f"audio-{k}.tar.gz": f"md5:{md5}" for k, md5 in enumerate(SONYC_UST_V2_AUDIO_MD5)})
+    return {name: Archive(url + name, known, f"{tag}-{name}") for name, known in files.items()}
+
+
+def download_sonyc_ust(dest: Path, version: int = 1, audio_parts=None, base_url: str | None = None) -> Path:
+    """`dest/sonyc_ust_v<version>/` with annotations.csv, the taxonomy and `audio/`; `audio_parts`:
+    None = every audio archive, [] = none; v1 has one (part 0), v2 nineteen (0..18)."""
+    root = Path(dest) / f"sonyc_ust_v{version}"
+    (root / "audio").mkdir(parents=True, exist_ok=True)
+    archives = sonyc_ust_archives(version, base_url)
+    audio = [name for name in archives if name.startswith("audio")]
+    if audio_parts is not None:
+        wanted = {"audio.tar.gz" if version == 1 and k == 0 else f"audio-{k}.tar.gz" for k in audio_parts}
+        unknown = wanted - set(audio)
+        if unknown:
+            raise ValueError(f"SONYC-UST v{version} has no {sorted(unknown)}; its audio archives are {audio}")
+        audio = [name for name in audio if name in wanted]
+    cache = Path(dest) / ".cache" / "sonyc_ust"
+    for name in ("annotations.csv", "dcase-ust-taxonomy.yaml"):
+        shutil.copyfile(fetch(archives[name], cache), root / name)
+    for name in audio:
+        unpacked = root / f".unpacked-{name}"
+        fetch(archives[name], cache, pooch.Untar(extract_dir=str(unpacked.resolve())))
+        for wav in unpacked.rglob("*.wav"):  # the archives' inner folders differ: gather every clip
+            os.replace(wav, root / "audio" / wav.name)
+    return root
+
+
 def list_sessions(listing_url: str, timeout: float = 60.0) -> list[str]:
     """Session archive names (`*.tgz`) in an HTTP directory listing, sorted."""
     with urllib.request.urlopen(listing_url, timeout=timeout) as response:
@@ -181,12 +247,21 @@ def download_voxforge(dest: Path, sessions_per_language: int, languages=tuple(VO
     return root
 
 
-def download(name: str, dest: str | Path, sessions_per_language: int = 300) -> Path:
+def download(name: str, dest: str | Path, sessions_per_language: int = 300, sonyc_version: int = 1,
+             sonyc_parts=None) -> Path:
     dest = Path(dest)
+    if name == "sonyc-ust":
+        return download_sonyc_ust(dest, sonyc_version, sonyc_parts)
+    if name == "vggish":  # the VGGish checkpoint and PCA parameters (notebook 08), not a dataset
+        from vocalsearch_tf.models.vggish import download_vggish
+
+        return download_vggish(dest / "vggish")[0].parent
     if name == "urbansound8k":
         return download_urbansound8k(dest)
     if name == "vocalsketch":
         return download_vocalsketch(dest)
     if name == "voxforge":
         return download_voxforge(dest, sessions_per_language)
-    raise ValueError(f"unknown dataset {name!r}; choose vocalsketch, urbansound8k or voxforge")
+    if name == "esc50":
+        return download_esc50(dest)
+    raise ValueError(f"unknown dataset {name!r}; choose vocalsketch, urbansound8k, voxforge or esc50")

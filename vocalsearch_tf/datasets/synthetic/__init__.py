@@ -5,6 +5,8 @@
     vocalsketch/    a VocalSketch v1.0.4-shaped set (vocalsketch.py)
     voxforge/       a 7-language speech set in VoxForge's layout (speech.py)
     urbansound8k/   a 10-class urban-sound set in UrbanSound8K's layout (urban.py)
+    sonyc_ust/      10 s urban soundscapes in SONYC-UST's layout, mixed from urban.py's sources (sonyc.py)
+    esc50/          a 50-class environmental-sound set in ESC-50's layout (esc50.py)
     manifest.json   generator version, seed, profile and what each set holds
 
 Everything is determined by the seed. Files that exist are kept, so an interrupted run
@@ -21,7 +23,7 @@ from pathlib import Path
 from vocalsearch_tf.config import Profile, get_profile
 
 GENERATOR_VERSION = "1"
-SETS = ("vocalsketch", "voxforge", "urbansound8k")
+SETS = ("vocalsketch", "voxforge", "urbansound8k", "sonyc_ust", "esc50")
 
 
 class ManifestMismatchError(RuntimeError):
@@ -43,7 +45,7 @@ def _check_manifest(path: Path, expected: dict) -> dict:
 def make_synthetic(profile: str | Profile = "quick", dest: str | Path = "data/synthetic/quick",
                    seed: int = 0, workers: int = 2, sets=SETS) -> dict:
     """Generate (or complete) the embedded data sets; returns the manifest."""
-    from vocalsearch_tf.datasets.synthetic import speech, urban, vocalsketch
+    from vocalsearch_tf.datasets.synthetic import esc50, sonyc, speech, urban, vocalsketch
 
     profile = get_profile(profile) if isinstance(profile, str) else profile
     dest = Path(dest)
@@ -55,6 +57,9 @@ def make_synthetic(profile: str | Profile = "quick", dest: str | Path = "data/sy
         "vocalsketch": lambda: vocalsketch.write(dest / "vocalsketch", seed, profile.vocalsketch_sounds, workers),
         "voxforge": lambda: speech.write(dest / "voxforge", seed, profile.speech_clips_per_language, workers),
         "urbansound8k": lambda: urban.write(dest / "urbansound8k", seed, profile.urban_clips_per_class, workers),
+        "sonyc_ust": lambda: sonyc.write(dest / "sonyc_ust", seed, profile.sonyc_ust_clips, workers),
+        "esc50": lambda: esc50.write(dest / "esc50", seed, profile.esc50_clips_per_class, profile.esc50_seconds,
+                                     workers),
     }
     for name in sets:
         start = time.perf_counter()

@@ -1,0 +1,60 @@
+"""Presence-matrix retrieval speed: cached branch outputs against naive pairwise scoring.
+
+For one query and a database of N clips (Fan et al. 2020's single model with the Siamese
+structure and attention; N = 2351, the SONYC-UST v1 training set), compares
+- naive: the whole model on every (query, database clip) pair, the paper's procedure (3.1);
+- cached: `PresenceRetriever` — every clip's branch output and its share of the first MLP
+  layer computed once (`index`, timed separately), then per query one branch pass and, per
+  pair, the sum, ReLU and the rest of the head.
+Both inputs of the paper: VGGish-shaped embeddings (10 x 128) and log-mel (108 x 128).
+Writes results/benchmarks/presence_retrieval.json. Target: cached >= 10x faster at N = 2351.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from timing import median_seconds
+from vocalsearch_tf.models.fan2020 import VARIANTS, PresenceRetriever, build_fan, pairwise_probabilities
+
+OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "presence_retrieval.json"
+INPUTS = {"embedding 10x128": (10, 128), "log-mel 108x128": (108, 128)}
+
+
+def main(size: int = 2351, queries: int = 8, repetitions: int = 3, variant: str = "single-siamese-attention",
+         out: Path = OUT) -> dict:
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, shape in INPUTS.items():
+        model, _ = build_fan(VARIANTS[variant], shape)
+        database = rng.standard_normal((size, *shape)).astype(np.float32)
+        query_clips = rng.standard_normal((queries, *shape)).astype(np.float32)
+        retriever = PresenceRetriever(model)
+        index_seconds = median_seconds(lambda: retriever.index(database), 1)
+        cached = median_seconds(lambda: retriever.probabilities(query_clips), repetitions) / queries
+        naive = median_seconds(lambda: pairwise_probabilities(model, query_clips[:1], database), 1)
+        agree = float(np.max(np.abs(retriever.probabilities(query_clips[:1])
+                                    - pairwise_probabilities(model, query_clips[:1], database))))
+        rows.append({"input": name, "database": size, "naive_seconds_per_query": naive,
+                     "cached_seconds_per_query": cached, "index_seconds_once": index_seconds,
+                     "speedup": naive / cached, "max_abs_difference": agree})
+        print(rows[-1])
+    result = {"what": f"Fan et al. 2020 {variant}, one query against {size} database clips; median seconds",
+              "rows": rows, "target": f"speedup >= 10 at {size} database clips"}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2351)
+    parser.add_argument("--variant", default="single-siamese-attention", choices=list(VARIANTS))
+    args = parser.parse_args()
+    main(args.size, variant=args.variant)

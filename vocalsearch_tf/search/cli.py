@@ -1,0 +1,156 @@
+"""The `vocalsearch` command line.
+
+    vocalsearch index DIR [--model NAME|PATH]          index (or update the index of) a folder of sounds
+    vocalsearch query IMITATION [--library DIR] [--top 10] [--model NAME|PATH] [--json]
+    vocalsearch models                                 the models it can use
+    vocalsearch app [--library DIR]                    the web page (needs the `app` extra)
+
+Indexes live under ~/.cache/vocalsearch (or --index-dir, or $VOCALSEARCH_INDEX_DIR); nothing
+is written into the library folder. Exit status: 0 done, 1 a problem the message explains,
+2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEFAULT_RESULTS = "results"
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _results_dir(args) -> Path | None:
+    folder = Path(args.results_dir or os.environ.get("VOCALSEARCH_RESULTS_DIR", DEFAULT_RESULTS)).expanduser()
+    return folder if folder.is_dir() else None
+
+
+def _common(parser: argparse.ArgumentParser, model: bool = True) -> None:
+    if model:
+        parser.add_argument("--model", default="default",
+                            help="'default' (shipped IMINET, trained on synthetic data), 'imisound', 'fusion', "
+                                 "a name from `vocalsearch models`, a .keras / IMISOUND .npz path, or A+B to fuse")
+    parser.add_argument("--index-dir", default=None,
+                        help="where indexes live (default $VOCALSEARCH_INDEX_DIR or ~/.cache/vocalsearch)")
+    parser.add_argument("--results-dir", default=None,
+                        help="where trained models are looked for (default ./results or $VOCALSEARCH_RESULTS_DIR)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vocalsearch", description="Search your own sounds by vocal imitation.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    index = commands.add_parser("index", help="index a folder of sounds (only new or changed files are computed)")
+    index.add_argument("library", help="the folder of sounds (WAV, FLAC, OGG, MP3; searched recursively)")
+    index.add_argument("--json", action="store_true", help="print the report as JSON")
+    _common(index)
+    query = commands.add_parser("query", help="rank the library's sounds for a recorded imitation")
+    query.add_argument("imitation", help="an audio file of your vocal imitation")
+    query.add_argument("--library", default=None, help="the indexed folder (default: the one indexed last)")
+    query.add_argument("--top", type=int, default=10, help="how many sounds to list (default 10)")
+    query.add_argument("--json", action="store_true", help="print the results as JSON")
+    _common(query)
+    models = commands.add_parser("models", help="list the models a library can be searched with")
+    models.add_argument("--json", action="store_true")
+    _common(models, model=False)
+    app = commands.add_parser("app", help="serve the search page (needs: pip install 'vocalsearch_tf[app]')")
+    app.add_argument("--library", default=None, help="the folder shown first on the page")
+    app.add_argument("--host", default="127.0.0.1")
+    app.add_argument("--port", type=int, default=7860)
+    _common(app, model=False)
+    return parser
+
+
+def run_index(args) -> int:
+    from tqdm.auto import tqdm
+
+    from vocalsearch_tf.search.index import LibraryIndex
+    from vocalsearch_tf.search.models import resolve
+
+    library = LibraryIndex(args.library, args.index_dir)
+    scorer = resolve(args.model, _results_dir(args), library.root, _log)
+    _log(f"model {scorer.label()}")
+    bar = None
+
+    def progress(done, total, name):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="indexing", unit="file", file=sys.stderr)
+        bar.update(1)
+
+    try:
+        report = library.update(scorer, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(json.dumps(report.as_dict(), indent=2) if args.json else str(report))
+    return 0
+
+
+def run_query(args) -> int:
+    from vocalsearch_tf.search import engine
+    from vocalsearch_tf.search.config import SearchError
+    from vocalsearch_tf.search.index import LibraryIndex, last_library
+    from vocalsearch_tf.search.models import resolve
+
+    folder = args.library or last_library(args.index_dir)
+    if folder is None:
+        raise SearchError("no library given and none indexed yet: run `vocalsearch index DIR` first, "
+                          "or pass --library DIR")
+    library = LibraryIndex(folder, args.index_dir)
+    scorer = resolve(args.model, _results_dir(args), library.root, _log)
+    result = engine.search(args.imitation, library, scorer, args.top)
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result.table())
+    return 0
+
+
+def run_models(args) -> int:
+    from vocalsearch_tf.search.models import SYNTHETIC_NOTE, available_models
+
+    entries = available_models(_results_dir(args))
+    if args.json:
+        print(json.dumps([e.__dict__ for e in entries], indent=2))
+        return 0
+    width = max(len(e.name) for e in entries)
+    for entry in entries:
+        note = f" ({SYNTHETIC_NOTE})" if entry.synthetic else ""
+        print(f"{entry.name:<{width}}  {entry.description}{note}")
+    return 0
+
+
+def run_app(args) -> int:
+    try:
+        from vocalsearch_tf.search import app
+    except ImportError as error:
+        raise SystemExit(f"vocalsearch app needs the `app` extra ({error}): pip install 'vocalsearch_tf[app]'")
+    app.serve(library=args.library, host=args.host, port=args.port, index_root=args.index_dir,
+              results_dir=_results_dir(args))
+    return 0
+
+
+def main(argv=None) -> int:
+    from vocalsearch_tf.audio import AudioError
+    from vocalsearch_tf.search.config import SearchError
+
+    args = build_parser().parse_args(argv)
+    command = {"index": run_index, "query": run_query, "models": run_models, "app": run_app}[args.command]
+    try:
+        return command(args)
+    except (SearchError, AudioError) as error:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(error)}))
+        _log(f"vocalsearch: error: {error}")
+        return 1
+    except KeyboardInterrupt:
+        _log("vocalsearch: interrupted (finished work is kept)")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
