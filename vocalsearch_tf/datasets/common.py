@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import soundfile as sf
 
 HOW_TO_GET = {
@@ -66,3 +67,24 @@ def require_dir(name: str, path: Path) -> Path:
     if not path.is_dir():
         raise DatasetMissingError(name, path, "dataset folder not found")
     return path
+
+
+def read_metadata(name: str, csv: Path, columns, description: str) -> pd.DataFrame:
+    """A dataset's metadata table, with a clear error when it is missing or not the one
+    expected (`description`, such as "UrbanSound8K's metadata")."""
+    if not csv.is_file():
+        raise DatasetMissingError(name, csv, f"{csv.relative_to(csv.parent.parent)} not found")
+    table = pd.read_csv(csv)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{csv}: columns {missing} missing; is this {description}?")
+    return table
+
+
+def keep_readable(clips: pd.DataFrame, report: LoadReport) -> pd.DataFrame:
+    """The rows whose `path` is a usable audio file; each other one is named in the report."""
+    reasons = [unreadable_reason(p) for p in clips.path]
+    for path, reason in zip(clips.path, reasons):
+        if reason:
+            report.skip(path, reason)
+    return clips[[r is None for r in reasons]].reset_index(drop=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vocalsearch_tf.datasets.common import DatasetMissingError, LoadReport, require_dir, unreadable_reason
+from vocalsearch_tf.datasets.common import LoadReport, keep_readable, read_metadata, require_dir
 
 COLUMNS = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
 
@@ -29,20 +29,10 @@ def load_esc50(root: str | Path, check_audio: bool = True) -> ESC50:
     """The clips listed in `meta/esc50.csv` with their paths. With `check_audio`, a listed
     file that is missing or cannot be decoded is skipped and named in the report."""
     root = require_dir("esc50", Path(root))
-    csv = root / "meta" / "esc50.csv"
-    if not csv.is_file():
-        raise DatasetMissingError("esc50", csv, "meta/esc50.csv not found")
-    clips = pd.read_csv(csv)
-    missing = [c for c in COLUMNS if c not in clips.columns]
-    if missing:
-        raise ValueError(f"{csv}: columns {missing} missing; is this ESC-50's metadata?")
+    clips = read_metadata("esc50", root / "meta" / "esc50.csv", COLUMNS, "ESC-50's metadata")
     clips = clips.assign(path=[root / "audio" / name for name in clips.filename])
     report = LoadReport("esc50")
     if check_audio:
-        reasons = [unreadable_reason(p) for p in clips.path]
-        for path, reason in zip(clips.path, reasons):
-            if reason:
-                report.skip(path, reason)
-        clips = clips[[r is None for r in reasons]].reset_index(drop=True)
+        clips = keep_readable(clips, report)
     report.counts = {"clips": len(clips), "classes": clips.category.nunique(), "folds": clips.fold.nunique()}
     return ESC50(root, clips, report)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vocalsearch_tf.datasets.common import DatasetMissingError, LoadReport, require_dir, unreadable_reason
+from vocalsearch_tf.datasets.common import LoadReport, keep_readable, read_metadata, require_dir
 
 COLUMNS = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
 CLASSES = ["air_conditioner", "car_horn", "children_playing", "dog_bark", "drilling",
@@ -35,21 +35,11 @@ class UrbanSound8K:
 
 def load_urbansound8k(root: str | Path, check_audio: bool = True) -> UrbanSound8K:
     root = require_dir("urbansound8k", Path(root))
-    csv = root / "metadata" / "UrbanSound8K.csv"
-    if not csv.is_file():
-        raise DatasetMissingError("urbansound8k", csv, "metadata/UrbanSound8K.csv not found")
-    clips = pd.read_csv(csv)
-    missing = [c for c in COLUMNS if c not in clips.columns]
-    if missing:
-        raise ValueError(f"{csv}: columns {missing} missing; is this UrbanSound8K's metadata?")
+    clips = read_metadata("urbansound8k", root / "metadata" / "UrbanSound8K.csv", COLUMNS, "UrbanSound8K's metadata")
     clips = clips.assign(path=[root / "audio" / f"fold{f}" / name
                                for f, name in zip(clips.fold, clips.slice_file_name)])
     report = LoadReport("urbansound8k")
     if check_audio:
-        reasons = [unreadable_reason(p) for p in clips.path]
-        for path, reason in zip(clips.path, reasons):
-            if reason:
-                report.skip(path, reason)
-        clips = clips[[r is None for r in reasons]].reset_index(drop=True)
+        clips = keep_readable(clips, report)
     report.counts = {"clips": len(clips), "classes": clips["class"].nunique(), "folds": clips.fold.nunique()}
     return UrbanSound8K(root, clips, report)
