@@ -38,7 +38,7 @@ def main(size: int = 2351, queries: int = 8, repetitions: int = 3, variant: str 
         retriever = PresenceRetriever(model)
         index_seconds = median_seconds(lambda: retriever.index(database), 1)
         cached = median_seconds(lambda: retriever.probabilities(query_clips), repetitions) / queries
-        naive = median_seconds(lambda: pairwise_probabilities(model, query_clips[:1], database), 1)
+        naive = median_seconds(lambda: pairwise_probabilities(model, query_clips[:1], database), repetitions)
         agree = float(np.max(np.abs(retriever.probabilities(query_clips[:1])
                                     - pairwise_probabilities(model, query_clips[:1], database))))
         rows.append({"input": name, "database": size, "naive_seconds_per_query": naive,

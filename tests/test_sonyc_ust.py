@@ -1,11 +1,11 @@
 """SONYC-UST: the loader on hand-made annotation files in both versions' columns, the
 annotator aggregation rule, the embedded soundscape set, and the downloader on a local server."""
 
+import tarfile
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-import tarfile
 
 import numpy as np
 import pandas as pd
@@ -117,6 +117,8 @@ def test_missing_dataset_and_wrong_csv(tmp_path):
         load_sonyc_ust(tmp_path / "nowhere")
     assert "make-synthetic" in str(info.value)
     (tmp_path / "other").mkdir()
+    with pytest.raises(DatasetMissingError, match="annotations.csv not found"):
+        load_sonyc_ust(tmp_path / "other")
     pd.DataFrame({"slice_file_name": ["x.wav"]}).to_csv(tmp_path / "other" / "annotations.csv", index=False)
     with pytest.raises(ValueError, match="is this SONYC-UST"):
         load_sonyc_ust(tmp_path / "other")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocalsearch_tf.datasets.common import HOW_TO_GET, DatasetMissingError, LoadReport, require_dir, unreadable_reason
+from vocalsearch_tf.datasets.common import HOW_TO_GET, LoadReport, keep_readable, read_metadata, require_dir
 
 COARSE = ("1_engine", "2_machinery-impact", "3_non-machinery-impact", "4_powered-saw",
           "5_alert-signal", "6_music", "7_human-voice", "8_dog")
@@ -90,10 +90,7 @@ class SonycUST:
         return self.clips[self.clips.split == name].reset_index(drop=True)
 
 
-def version_of(table: pd.DataFrame, csv: Path) -> int:
-    missing = [c for c in [*BASE_COLUMNS, *(f"{c}_presence" for c in COARSE)] if c not in table.columns]
-    if missing:
-        raise ValueError(f"{csv}: columns {missing} missing; is this SONYC-UST's annotations.csv?")
+def version_of(table: pd.DataFrame) -> int:
     return 2 if all(c in table.columns for c in PLACE_TIME_COLUMNS) else 1
 
 
@@ -153,20 +150,15 @@ def load_sonyc_ust(root: str | Path, check_audio: bool = True, rule: str = "veri
     find each clip's audio; clips whose audio is missing or unreadable are skipped and reported."""
     root = require_dir("sonyc_ust", Path(root))
     csv = root / "annotations.csv"
-    if not csv.is_file():
-        raise DatasetMissingError("sonyc_ust", csv, "annotations.csv not found")
-    annotations = pd.read_csv(csv)
-    version = version_of(annotations, csv)
+    annotations = read_metadata("sonyc_ust", csv, [*BASE_COLUMNS, *(f"{c}_presence" for c in COARSE)],
+                                "SONYC-UST's annotations.csv")
+    version = version_of(annotations)
     _check_values(annotations, csv)
     clips = aggregate(annotations, rule)
     clips.insert(3, "path", [root / "audio" / name for name in clips.audio_filename])
     report = LoadReport("sonyc_ust")
     if check_audio:
-        reasons = [unreadable_reason(p) for p in clips.path]
-        for path, reason in zip(clips.path, reasons):
-            if reason:
-                report.skip(path, reason)
-        clips = clips[[r is None for r in reasons]].reset_index(drop=True)
+        clips = keep_readable(clips, report)
     unannotated = int(clips.unannotated.sum())
     if unannotated:
         report.warnings.append(f"{unannotated} (clip, category) cells were annotated by nobody (-1 everywhere); "

@@ -154,15 +154,15 @@ class FanProfile:
 
 
 # `ci` only exercises the code: one epoch, and four variants that between them take every
-# option once. `quick` fits 2 cores in ~5 min: 2 partners per situation, up to 6 epochs, the
+# option once. `quick` fits 2 cores in ~5 min: 2 partners per situation, up to 5 epochs, the
 # best epoch's weights kept instead of retraining, and log-mel (108 steps: ~10x the work of
-# 10 embedding steps; measured ~5 min a variant on 2 busy cores at 3 partners and 4 epochs)
-# for the main model only.
+# 10 embedding steps; measured 4.6 min for 6 epochs on 2 cores shared with other jobs) for
+# the main model only.
 CI_VARIANTS = ("single-siamese-attention", "single-plain-mean", "multi-siamese-mean", "multi-plain-attention")
 FAN_PROFILES = {
     "ci": FanProfile(2, FanRecipe(max_epochs=1, patience=1, retrain=False), 1, CI_VARIANTS,
                      ("single-siamese-attention",)),
-    "quick": FanProfile(2, FanRecipe(max_epochs=6, patience=2, retrain=False), 1, None,
+    "quick": FanProfile(2, FanRecipe(max_epochs=5, patience=2, retrain=False), 1, None,
                         ("single-siamese-attention",)),
     "paper": FanProfile(30, FanRecipe(), 1, None, None),
 }
