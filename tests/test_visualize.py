@@ -120,3 +120,15 @@ def test_patterns_are_read_back_only_for_the_same_models_and_settings(small_mode
     visualize.maximise_cached(tmp_path, {"model": "a"}, "net", copy, "recording_conv1", [0, 1], ["recording"],
                               steps=4, seed=0)
     assert len(list(tmp_path.glob("*.npz"))) == 3
+
+
+def test_sonification_is_read_back_only_for_the_same_pattern(tmp_path):
+    pattern = np.full((39, 482), -12.0, np.float32)
+    pattern[10:14, :] = 0.0  # one loud band
+    first = visualize.sonify_cached(tmp_path / "p.wav", pattern, IMITATION_LOGMEL)
+    stamp = (tmp_path / "p.digest").read_text()
+    again = visualize.sonify_cached(tmp_path / "p.wav", pattern, IMITATION_LOGMEL)
+    np.testing.assert_allclose(again, first, atol=1e-6)
+    pattern[20:24, :] = 0.0
+    visualize.sonify_cached(tmp_path / "p.wav", pattern, IMITATION_LOGMEL)
+    assert (tmp_path / "p.digest").read_text() != stamp

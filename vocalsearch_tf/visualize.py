@@ -24,6 +24,7 @@ from pathlib import Path
 import keras
 import librosa
 import numpy as np
+import soundfile as sf
 import tensorflow as tf
 
 from vocalsearch_tf import runs
@@ -161,6 +162,19 @@ def maximise_cached(folder: Path, fingerprint: dict, name: str, model: keras.Mod
              objective_end=result.objective_end, **arrays)
     tmp.replace(path)
     return result
+
+
+def sonify_cached(path: Path, pattern: np.ndarray, params: LogMelParams | ConstantQParams) -> np.ndarray:
+    """The pattern's sound (`sonify_mel` or `sonify_cqt`), written to `path`; read back from
+    there when that file was made from the same pattern and settings (Griffin-Lim is slow)."""
+    path, key = Path(path), runs.digest(np.asarray(pattern, np.float32), params)
+    stamp = path.with_suffix(".digest")
+    if path.exists() and stamp.exists() and stamp.read_text() == key:
+        return sf.read(path, dtype="float32")[0]
+    audio = sonify_mel(pattern, params) if isinstance(params, LogMelParams) else sonify_cqt(pattern, params)
+    sf.write(path, audio, params.sample_rate, subtype="FLOAT")  # read back exactly
+    stamp.write_text(key)
+    return audio
 
 
 def sonify_mel(pattern: np.ndarray, params: LogMelParams, n_iter: int = 64, seed: int = 0) -> np.ndarray:
