@@ -4,7 +4,7 @@ annotator aggregation rule, the embedded soundscape set, and the downloader on a
 import tarfile
 import threading
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from vocalsearch_tf.datasets.common import DatasetMissingError
 from vocalsearch_tf.datasets.sonyc_ust import (COARSE, FINE, PLACE_TIME_COLUMNS, aggregate, columns,
                                                load_sonyc_ust)
 from vocalsearch_tf.datasets.synthetic import sonyc
+from tests.local_http import RecordingHandler
 
 
 def annotation_row(filename, annotator, split="train", sensor=7, version=1, **coarse):
@@ -182,23 +183,13 @@ def test_volunteers_disagree_and_miss_quiet_events(tmp_path):
 
 # --- the downloader, against a local HTTP server ----------------------------------------------
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    requests: list = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        type(self).requests.append(self.path)
-        return super().do_GET()
-
 
 @pytest.fixture
 def server(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
-    QuietHandler.requests = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
+    RecordingHandler.requests = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(RecordingHandler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
@@ -215,11 +206,11 @@ def test_download_fetches_only_what_is_asked_and_records_hashes(tmp_path, server
     with tarfile.open(www / "audio.tar.gz", "w:gz") as tar:
         tar.add(source / "audio", arcname="audio")
     root = dl.download_sonyc_ust(tmp_path / "data", version=1, audio_parts=[], base_url=url)
-    assert sorted(QuietHandler.requests) == ["/annotations.csv", "/dcase-ust-taxonomy.yaml"]
+    assert sorted(RecordingHandler.requests) == ["/annotations.csv", "/dcase-ust-taxonomy.yaml"]
     metadata_only = load_sonyc_ust(root)  # annotations without audio: every clip is reported missing
     assert len(metadata_only.clips) == 0 and len(metadata_only.report.skipped) == 4
     root = dl.download_sonyc_ust(tmp_path / "data", version=1, base_url=url)
-    assert QuietHandler.requests.count("/annotations.csv") == 1  # kept from the first call
+    assert RecordingHandler.requests.count("/annotations.csv") == 1  # kept from the first call
     data = load_sonyc_ust(root)
     assert len(data.clips) == 4 and not data.report.skipped
     hashes = (tmp_path / "data" / ".cache" / "sonyc_ust" / "hashes.json").read_text()

@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from vocalsearch_tf.datasets import download as dl
 from vocalsearch_tf.models import vggish
+from tests.local_http import RecordingHandler
 
 # tensorflow/models research/audioset/vggish/vggish_slim.py: TF-Slim scopes, slim.repeat nesting
 OFFICIAL = {
@@ -178,24 +179,13 @@ def test_wrong_checkpoint_names_every_problem(tmp_path, checkpoint):
     assert vggish.files_in(tmp_path) is None
 
 
-class Handler(SimpleHTTPRequestHandler):
-    requests: list = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        type(self).requests.append(self.path)
-        return super().do_GET()
-
-
 def test_download_records_sha256_then_checks_it(tmp_path):
     www = tmp_path / "www"
     www.mkdir()
     (www / "vggish_model.ckpt").write_bytes(b"weights" * 100)
     (www / "vggish_pca_params.npz").write_bytes(b"pca" * 100)
-    Handler.requests = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(www)))
+    RecordingHandler.requests = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(RecordingHandler, directory=str(www)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/"
@@ -206,7 +196,7 @@ def test_download_records_sha256_then_checks_it(tmp_path):
         assert hashes["vggish_model.ckpt"] == "sha256:" + hashlib.sha256(b"weights" * 100).hexdigest()
         assert vggish.files_in(tmp_path / "vggish") == (checkpoint, pca)
         vggish.download_vggish(tmp_path / "vggish", urls)
-        assert len(Handler.requests) == 2  # the second call found both files and their hashes
+        assert len(RecordingHandler.requests) == 2  # the second call found both files and their hashes
         checkpoint.unlink()
         (www / "vggish_model.ckpt").write_bytes(b"other weights")
         with pytest.raises(dl.ChecksumMismatchError, match="vggish_model.ckpt"):
