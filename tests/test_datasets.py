@@ -5,10 +5,9 @@ import hashlib
 import io
 import shutil
 import tarfile
-import threading
 import zipfile
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from vocalsearch_tf.datasets.synthetic import make_synthetic
 from vocalsearch_tf.datasets.urbansound8k import load_urbansound8k
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch, select_imitations
 from vocalsearch_tf.datasets.voxforge import load_voxforge
+from tests.local_http import serving
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "vocalsketch"
 TINY = Profile("tiny", n_runs=1, max_epochs=1, speech_clips_per_language=3, urban_clips_per_class=2,
@@ -210,12 +210,8 @@ def server(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     RangeHandler.cut_after, RangeHandler.requests = {}, []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(root, RangeHandler) as url:
+        yield root, url
 
 
 def md5(path):

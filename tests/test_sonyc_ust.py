@@ -2,9 +2,7 @@
 annotator aggregation rule, the embedded soundscape set, and the downloader on a local server."""
 
 import tarfile
-import threading
 from functools import partial
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ from vocalsearch_tf.datasets.common import DatasetMissingError
 from vocalsearch_tf.datasets.sonyc_ust import (COARSE, FINE, PLACE_TIME_COLUMNS, aggregate, columns,
                                                load_sonyc_ust)
 from vocalsearch_tf.datasets.synthetic import sonyc
-from tests.local_http import RecordingHandler
+from tests.local_http import RecordingHandler, serving
 
 
 def annotation_row(filename, annotator, split="train", sensor=7, version=1, **coarse):
@@ -189,12 +187,8 @@ def server(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     RecordingHandler.requests = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(RecordingHandler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(root, RecordingHandler) as url:
+        yield root, url
 
 
 def test_download_fetches_only_what_is_asked_and_records_hashes(tmp_path, server):
