@@ -180,6 +180,14 @@ class Profile:
     # margins m tried on the validation split with N_R^B (2.2 gives no value; a 128-d ReLU
     # embedding of standardised 13 509-d inputs starts with distances of ~7)
     manocha_margins: tuple[float, ...] = (3.0, 10.0, 30.0, 100.0, 300.0)
+    # Coarse-grained query by vocal imitation on VimSketch (notebook 09, `coarse.py`). Sounds
+    # per VocalSketch category that the embedded VimSketch-layout set takes from the embedded
+    # VocalSketch-shaped set (None: all): TL-IMINET's imitation tower costs ~75 s an epoch per
+    # 1700 pairs on 2 cores, and each fold trains on 90 % of the references.
+    vimsketch_sounds: dict[str, int] | None = None
+    coarse_folds: int = 10  # folds trained and tested, of the protocol's 10 (the first ones)
+    coarse_max_epochs: int | None = None  # cap on IMINET's early-stopped training per fold; None = no cap
+    coarse_tl_epochs: int = 30  # TL-IMINET epochs per fold (TASLP V-D: 30)
 
 
 CI_VOCALSKETCH = {"acoustic instruments": 4, "commercial synthesizers": 4,
@@ -193,12 +201,16 @@ PROFILES: dict[str, Profile] = {
                   pretrain_max_epochs=1, tl_epochs=1, tl_runs=1, imisound_epochs=1,
                   language_id_learning_rate=1e-4, sonyc_ust_clips=(24, 8),
                   esc50_clips_per_class=4, esc50_seconds=2.0, manocha_clips_per_class=4,
-                  manocha_max_epochs=3, manocha_margins=(30.0,)),
+                  manocha_max_epochs=3, manocha_margins=(30.0,),
+                  coarse_folds=1, coarse_max_epochs=1, coarse_tl_epochs=1),
     "quick": Profile("quick", n_runs=3, max_epochs=30, speech_clips_per_language=100,
                      urban_clips_per_class=40, pretrain_max_epochs=15, tl_epochs=5, tl_runs=1,
                      imisound_epochs=8, language_id_learning_rate=1e-4, sonyc_ust_clips=(240, 60),
                      esc50_clips_per_class=24, esc50_seconds=2.0, manocha_clips_per_class=24,
-                     manocha_max_epochs=25, manocha_margins=(30.0, 100.0)),
+                     manocha_max_epochs=25, manocha_margins=(30.0, 100.0),
+                     # 80 references (8 per test fold), 2 of 10 folds: notebook 09 in ~5 min
+                     vimsketch_sounds={c: 20 for c in CI_VOCALSKETCH}, coarse_folds=2,
+                     coarse_max_epochs=5, coarse_tl_epochs=1),
     "paper": Profile("paper", n_runs=10, max_epochs=None, speech_clips_per_language=8000,
                      urban_clips_per_class=873, pretrain_max_epochs=None, tl_epochs=30,
                      sonyc_ust_clips=(2351, 443), esc50_clips_per_class=40, esc50_seconds=5.0,

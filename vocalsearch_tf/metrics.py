@@ -131,3 +131,43 @@ def retrieval_summary(scores: np.ndarray, relevant: np.ndarray, excluded: np.nda
             "mp1_first_hit": mean_reciprocal_rank(first_hit_ranks(ranked)),
             "precision_at_1": float(precision_at_k(ranked, [1])[0]),
             "ks": ks, "mp_at_k": curve.tolist(), "queries": int(answerable.sum())}
+
+
+# --- query by vocal imitation, coarse-grained (one relevant reference per query) ------------
+#
+# Written here with NumPy rather than taken from a ranking library such as ranx: ranx would
+# bring numba and llvmlite (and their JIT compilation in every fresh kernel) for five
+# one-line formulas, and it breaks ties by sort order, while this suite counts a tie against
+# the target (`target_ranks`). On rankings without ties the formulas agree with
+# scikit-learn's `ndcg_score` (tested).
+
+def recall_at_k(ranks, k: int) -> float:
+    """Recall@k with one relevant item per query: the share of queries whose target ranks in
+    the top k (what QBV and QVIM call "mean recall@k")."""
+    return float(np.mean(np.asarray(ranks) <= k))
+
+
+def ndcg(ranks, k: int | None = None) -> float:
+    """NDCG (binary relevance, one relevant item per query): DCG = 1 / log2(1 + rank) when
+    the target ranks within the cut-off `k` (None: the whole list), else 0; the ideal DCG is
+    1, so NDCG is the mean DCG over queries."""
+    ranks = np.asarray(ranks, dtype=float)
+    gain = 1.0 / np.log2(1.0 + ranks)
+    if k is not None:
+        gain = np.where(ranks <= k, gain, 0.0)
+    return float(np.mean(gain))
+
+
+RANKING_KS = (1, 5, 10)
+
+
+def ranking_summary(ranks, ks=RANKING_KS) -> dict[str, float]:
+    """MRR, recall@k for each k of `ks`, and NDCG over the whole list, from 1-based target ranks."""
+    return {"mrr": mean_reciprocal_rank(ranks), **{f"recall@{k}": recall_at_k(ranks, k) for k in ks},
+            "ndcg": ndcg(ranks)}
+
+
+def chance_ranking_summary(n_candidates: int, ks=RANKING_KS) -> dict[str, float]:
+    """The expected `ranking_summary` of a uniformly random ranking of n candidates (the
+    target equally likely at every rank): exact, not sampled."""
+    return ranking_summary(np.arange(1, n_candidates + 1), ks)

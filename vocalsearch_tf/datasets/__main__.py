@@ -22,7 +22,8 @@ def main(argv=None) -> int:
     make.add_argument("--workers", type=int, default=2)
     make.add_argument("--sets", nargs="+", default=None, help="vocalsketch voxforge urbansound8k sonyc_ust esc50")
     get = commands.add_parser("download", help="download and unpack a real dataset")
-    get.add_argument("name", choices=["vocalsketch", "urbansound8k", "voxforge", "esc50", "sonyc-ust", "vggish"])
+    get.add_argument("name", choices=["vocalsketch", "urbansound8k", "voxforge", "esc50", "sonyc-ust",
+                                         "vggish", "vimsketch", "vocal-imitation-set"])
     get.add_argument("--dest", default="data", help="download folder (default data/)")
     get.add_argument("--sessions", type=int, default=300, help="VoxForge sessions per language")
     get.add_argument("--version", type=int, default=1, choices=[1, 2], help="SONYC-UST release (1: DCASE 2019)")

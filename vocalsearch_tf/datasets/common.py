@@ -13,6 +13,8 @@ HOW_TO_GET = {
     "urbansound8k": "python -m vocalsearch_tf.datasets download urbansound8k --dest DIR  (or: make download DATASET=urbansound8k)",
     "voxforge": "python -m vocalsearch_tf.datasets download voxforge --dest DIR  (or: make download DATASET=voxforge)",
     "esc50": "python -m vocalsearch_tf.datasets download esc50 --dest DIR  (or: make download DATASET=esc50)",
+    "vimsketch": "python -m vocalsearch_tf.datasets download vimsketch --dest DIR  (or: make download DATASET=vimsketch)",
+    "vocal_imitation_set": "python -m vocalsearch_tf.datasets download vocal-imitation-set --dest DIR  (or: make download DATASET=vocal-imitation-set)",
 }
 SYNTHETIC = "python -m vocalsearch_tf.datasets make-synthetic --profile quick --dest DIR  (the embedded stand-in)"
 

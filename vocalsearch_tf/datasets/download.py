@@ -20,6 +20,11 @@ Notes on the sources:
   that record). Only what is asked for is fetched: the annotations and taxonomy always, the
   audio archives unless `audio_parts=[]` (v2: any subset of 0..18). Files without a known
   checksum have theirs recorded on first download. The clips are gathered in `audio/`.
+- VimSketch: Zenodo record 2596911, `Vim_Sketch_Dataset.zip` (CC BY 4.0), the URL the QVIM
+  challenge baseline downloads; its checksum is recorded on first download. Some unzip
+  tools are reported to fail on this archive; Python's zipfile (pooch.Unzip) is used.
+- Vocal Imitation Set: Zenodo record 1340763, `VocalImitationSet_v1.1.3.zip`, md5 as the HEAR
+  benchmark's preprocessing lists it.
 - VoxForge: one `.tgz` per recording session, listed in per-language HTTP directory
   listings of 16 kHz 16-bit audio; only as many sessions as requested are fetched.
 """
@@ -55,6 +60,11 @@ ARCHIVES = {
     # ESC-50 (Piczak 2015; CC BY-NC 3.0): GitHub's archive of the master branch
     "esc50": Archive("https://github.com/karolpiczak/ESC-50/archive/master.zip",
                      "md5:7771e4b9d86d0945acce719c7a59305a", "ESC-50-master.zip"),
+    # VimSketch (Kim, Cartwright, Pishdadian & Pardo; CC BY 4.0): VocalSketch + the Vocal Imitation Set
+    "vimsketch": Archive("https://zenodo.org/records/2596911/files/Vim_Sketch_Dataset.zip", None,
+                         "Vim_Sketch_Dataset.zip"),
+    "vocal_imitation_set": Archive("https://zenodo.org/records/1340763/files/VocalImitationSet_v1.1.3.zip",
+                                   "md5:386e7b1487fe0800ade4916c344086bc", "VocalImitationSet_v1.1.3.zip"),
 }
 VOXFORGE_ROOT = "http://www.repository.voxforge1.org/downloads/"
 VOXFORGE_LISTINGS = {
@@ -163,6 +173,16 @@ def download_esc50(dest: Path, archive: Archive = ARCHIVES["esc50"]) -> Path:
     return _folder_with(dest / "esc50", "esc50.csv").parent  # above meta/
 
 
+def download_vimsketch(dest: Path, archive: Archive = ARCHIVES["vimsketch"]) -> Path:
+    fetch(archive, dest / ".cache", pooch.Unzip(extract_dir=str((dest / "vimsketch").resolve())))
+    return _folder_with(dest / "vimsketch", "reference_file_names.csv")
+
+
+def download_vocal_imitation_set(dest: Path, archive: Archive = ARCHIVES["vocal_imitation_set"]) -> Path:
+    fetch(archive, dest / ".cache", pooch.Unzip(extract_dir=str((dest / "vocal_imitation_set").resolve())))
+    return _folder_with(dest / "vocal_imitation_set", "vocal_imitations.txt")
+
+
 SONYC_UST_RECORDS = {1: "https://zenodo.org/records/2590742/files/", 2: "https://zenodo.org/records/3966543/files/"}
 SONYC_UST_V2_AUDIO_MD5 = (
     "bbb4dbae7d2e58e18d24878b9ee1eb51", "7c369ff37ac6a1fdd8493fdffe62e0a1", "412241c063d7f196953d3dd1c44aeb5e",
@@ -264,4 +284,9 @@ def download(name: str, dest: str | Path, sessions_per_language: int = 300, sony
         return download_voxforge(dest, sessions_per_language)
     if name == "esc50":
         return download_esc50(dest)
-    raise ValueError(f"unknown dataset {name!r}; choose vocalsketch, urbansound8k, voxforge or esc50")
+    if name == "vimsketch":
+        return download_vimsketch(dest)
+    if name == "vocal-imitation-set":
+        return download_vocal_imitation_set(dest)
+    raise ValueError(f"unknown dataset {name!r}; choose vocalsketch, urbansound8k, voxforge, esc50, vimsketch "
+                     "or vocal-imitation-set")
