@@ -71,11 +71,14 @@ TL_IMINET_RECIPE = SGDRecipe()
 
 def pair_dataset(pairs: pd.DataFrame, imitation_rows: dict, sound_rows: dict,
                  imitation_specs: np.ndarray, sound_specs: np.ndarray, batch_size: int,
-                 shuffle_seed: int | None = None) -> tf.data.Dataset:
+                 shuffle_seed: int | None = None,
+                 augment: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None) -> tf.data.Dataset:
     """((imitation, recording), label) batches for a pair table.
 
     `imitation_rows` / `sound_rows` map ids to rows of the spectrogram arrays, which are
-    held once in memory and gathered per batch (no per-pair copies).
+    held once in memory and gathered per batch (no per-pair copies). `augment(x, seed)`,
+    if given, transforms each batch of imitations and of recordings with a stateless seed
+    drawn per batch from `shuffle_seed` (new draws every epoch, the same every run).
     """
     i = np.array([imitation_rows[k] for k in pairs.imitation_id], np.int64)
     s = np.array([sound_rows[k] for k in pairs.sound_id], np.int64)
@@ -85,8 +88,15 @@ def pair_dataset(pairs: pd.DataFrame, imitation_rows: dict, sound_rows: dict,
     if shuffle_seed is not None:
         ds = ds.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    ds = ds.map(lambda a, b, y: ((tf.gather(imitations, a), tf.gather(sounds, b)), y),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    if augment is None:
+        ds = ds.map(lambda a, b, y: ((tf.gather(imitations, a), tf.gather(sounds, b)), y),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        seeds = tf.data.Dataset.random(seed=shuffle_seed or 0, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda batch, seed: ((augment(tf.gather(imitations, batch[0]), tf.stack([seed, 0])),
+                                  augment(tf.gather(sounds, batch[1]), tf.stack([seed, 1]))), batch[2]),
+            num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

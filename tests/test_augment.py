@@ -1,0 +1,69 @@
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from vocalsearch_tf import augment, training
+from vocalsearch_tf.config import IMINET_CQT, AugmentationParams
+
+FLOOR = float(np.log(IMINET_CQT.log_offset))
+
+
+def test_pitch_shift_moves_bins_and_fills_the_floor():
+    x = np.full((2, 6, 3, 1), FLOOR, np.float32)
+    x[:, 2] = 1.0
+    out = augment.pitch_shift(tf.constant(x), tf.constant([2, -3])).numpy()
+    assert np.all(out[0, 4] == 1.0) and np.sum(out[0] == 1.0) == 3
+    assert np.all(out[1] == FLOOR)  # shifted below the lowest bin: gone
+
+
+def test_time_stretch_reads_frames_at_the_rate():
+    x = np.arange(8, dtype=np.float32)[np.newaxis, np.newaxis, :, np.newaxis]
+    out = augment.time_stretch(tf.constant(x), tf.constant([2.0])).numpy()[0, 0, :, 0]
+    np.testing.assert_allclose(out[:4], [0, 2, 4, 6])
+    assert np.all(out[4:] == 0.0)  # past the end: the floor (here the minimum, 0)
+
+
+def test_reverberation_keeps_energy_and_adds_a_tail():
+    power = np.zeros((1, 1, 10, 1), np.float32)
+    power[0, 0, 2] = 1.0
+    out = augment.reverberate(tf.constant(power), tf.constant([0.5]), 4).numpy()[0, 0, :, 0]
+    assert out[:2].sum() == 0 and np.all(np.diff(out[2:6]) < 0) and out[6:].sum() == 0
+    np.testing.assert_allclose(out.sum(), 1.0, rtol=1e-6)
+
+
+def test_augment_is_seeded_and_changes_the_batch():
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(-4, 2, (4, *IMINET_CQT.shape, 1)).astype(np.float32))
+    params = AugmentationParams()
+    a = augment.augment(x, tf.constant([7, 0]), params, IMINET_CQT.log_offset).numpy()
+    b = augment.augment(x, tf.constant([7, 0]), params, IMINET_CQT.log_offset).numpy()
+    c = augment.augment(x, tf.constant([8, 0]), params, IMINET_CQT.log_offset).numpy()
+    assert a.shape == x.shape and np.all(np.isfinite(a))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c) and not np.allclose(a, x.numpy())
+    assert a.min() >= FLOOR - 1e-5
+
+
+def test_no_augmentation_draw_is_identity_up_to_rounding():
+    x = np.random.default_rng(1).normal(-4, 2, (3, 72, 20, 1)).clip(FLOOR + 1, None)  # a real log-CQT's range
+    x = tf.constant(x.astype(np.float32))
+    off = AugmentationParams(p_pitch_shift=0, p_time_stretch=0, gain_db=0, p_eq=0, p_reverb=0, p_noise=0)
+    out = augment.augment(x, tf.constant([1, 0]), off, IMINET_CQT.log_offset).numpy()
+    np.testing.assert_allclose(out, x.numpy(), atol=1e-4)
+
+
+def test_pair_dataset_augments_each_epoch_differently_but_repeatably():
+    specs = np.random.default_rng(2).normal(-4, 2, (6, 72, 20, 1)).astype(np.float32)
+    pairs = pd.DataFrame({"imitation_id": [0] * 6, "sound_id": [0] * 6, "label": [1.0] * 6})  # order-free
+    rows = {i: i for i in range(6)}
+
+    def epochs(seed):
+        ds = training.pair_dataset(pairs, rows, rows, specs, specs, 6, shuffle_seed=seed,
+                                   augment=lambda x, s: augment.augment(x, s, AugmentationParams(),
+                                                                        IMINET_CQT.log_offset))
+        return [next(iter(ds))[0][0].numpy() for _ in range(2)]
+
+    first, second = epochs(3)
+    again = epochs(3)
+    assert not np.allclose(first, second) and not np.allclose(first[0], first[1])
+    np.testing.assert_array_equal(first, again[0])
