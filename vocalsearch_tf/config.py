@@ -140,6 +140,29 @@ TL_STANDARDISATION = "pretraining"
 
 
 @dataclass(frozen=True)
+class AugmentationParams:
+    """Training-time augmentation of log-CQT pairs (`augment.py`). Not in the papers: the
+    embedded data's voices and sounds are cleaner and more alike than real ones, and
+    these draws stand for what a real microphone, room and singer add (issue 17)."""
+
+    p_pitch_shift: float = 0.5
+    max_pitch_shift: int = 3  # semitones (CQT bins) either way: a singer's choice of key
+    p_time_stretch: float = 0.5
+    max_stretch: float = 1.2  # tempo factor either way
+    gain_db: float = 10.0  # level, every example
+    p_eq: float = 0.7
+    eq_db: float = 12.0  # peak-to-peak scale of the smooth EQ curve
+    eq_terms: int = 3
+    p_reverb: float = 0.4
+    reverb_frames: tuple[float, float] = (2.0, 15.0)  # decay time constant, frames (50-400 ms)
+    reverb_length: int = 24  # frames of tail kept (0.63 s)
+    p_noise: float = 0.5
+    snr_db: tuple[float, float] = (5.0, 35.0)
+    noise_tilt_db: tuple[float, float] = (-3.0, 3.0)  # dB per octave in CQT bins (0 = pink)
+    bins_per_octave: int = 12
+
+
+@dataclass(frozen=True)
 class Profile:
     """How much work a run does. `paper` follows the papers; the others shrink it.
 
