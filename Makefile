@@ -30,7 +30,7 @@ TORCH := torch==2.13.0
 # Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
 TINYSOUNDFONT := tinysoundfont==0.3.7
 
-.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean lab reference check-reference app default-model
+.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean lab reference check-reference app default-model fetch-packages transfer-check
 
 setup: $(VENV)/.installed
 
@@ -107,6 +107,20 @@ synthetic: setup
 # A real dataset: make download DATASET=vocalsketch|urbansound8k|voxforge DATA_DIR=...
 download: setup
 	$(PY) -m vocalsearch_tf.datasets download $(DATASET) --dest "$(DATA_DIR)"
+
+# The development check of transfer (issue 17): real sounds from Debian packages (fetched
+# without root: apt-get download + dpkg-deb -x into PACKAGES_DIR), eSpeak NG imitations, MRR
+# per category for chance, the CQT-summary baseline and the IMINET models under MODELS_DIR.
+PACKAGES_DIR ?= data/packages
+TRANSFER_DIR ?= data/transfer_check
+MODELS_DIR ?= results/$(PROFILE)/$(DATASET)/seed$(SEED)
+fetch-packages: setup
+	$(PY) -m vocalsearch_tf.datasets.packaged fetch --cache "$(PACKAGES_DIR)"
+
+transfer-check: fetch-packages
+	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"
+	$(PY) -m vocalsearch_tf.transfer_check --data "$(TRANSFER_DIR)" --models "$(MODELS_DIR)" \
+	  --out "$(MODELS_DIR)/transfer_check"
 
 clean:
 	rm -rf results/ci figures/ci results/*/*/*/notebooks .pytest_cache
