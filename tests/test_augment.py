@@ -16,6 +16,13 @@ def test_pitch_shift_moves_bins_and_fills_the_floor():
     assert np.all(out[1] == FLOOR)  # shifted below the lowest bin: gone
 
 
+def test_time_shift_delays_or_advances_with_the_floor_behind():
+    x = np.arange(1, 7, dtype=np.float32)[np.newaxis, np.newaxis, :, np.newaxis].repeat(2, axis=0)
+    out = augment.time_shift(tf.constant(x), tf.constant([2, -1])).numpy()[:, 0, :, 0]
+    np.testing.assert_allclose(out[0], [1, 1, 1, 2, 3, 4])  # floor (the minimum, 1), then the start
+    np.testing.assert_allclose(out[1], [2, 3, 4, 5, 6, 1])
+
+
 def test_time_stretch_reads_frames_at_the_rate():
     x = np.arange(8, dtype=np.float32)[np.newaxis, np.newaxis, :, np.newaxis]
     out = augment.time_stretch(tf.constant(x), tf.constant([2.0])).numpy()[0, 0, :, 0]
@@ -47,7 +54,7 @@ def test_augment_is_seeded_and_changes_the_batch():
 def test_no_augmentation_draw_is_identity_up_to_rounding():
     x = np.random.default_rng(1).normal(-4, 2, (3, 72, 20, 1)).clip(FLOOR + 1, None)  # a real log-CQT's range
     x = tf.constant(x.astype(np.float32))
-    off = AugmentationParams(p_pitch_shift=0, p_time_stretch=0, gain_db=0, p_eq=0, p_reverb=0, p_noise=0)
+    off = AugmentationParams(p_pitch_shift=0, p_time_stretch=0, p_time_shift=0, gain_db=0, p_eq=0, p_reverb=0, p_noise=0)
     out = augment.augment(x, tf.constant([1, 0]), off, IMINET_CQT.log_offset).numpy()
     np.testing.assert_allclose(out, x.numpy(), atol=1e-4)
 

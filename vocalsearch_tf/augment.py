@@ -7,6 +7,7 @@ the pair pipeline applies them to every training batch, each example with its ow
 
 - pitch shift: whole bins (semitones) up or down, the vacated bins at the floor;
 - time stretch: the frame axis resampled linearly, the end cut or padded at the floor;
+- time shift: a later or earlier start, as a person who reacts late or a clip cut tight;
 - gain and EQ: a level and a smooth random curve over the bins, in dB;
 - reverberation: the power spectrogram smeared by an exponential decay over frames;
 - noise: a pink-ish floor at a random signal-to-noise ratio, with chi-squared jitter.
@@ -40,6 +41,17 @@ def pitch_shift(x, shifts):
     inside = (source >= 0) & (source < bins)
     shifted = tf.gather(x, tf.clip_by_value(source, 0, bins - 1), axis=1, batch_dims=1)
     return tf.where(inside[:, :, tf.newaxis, tf.newaxis], shifted, floor)
+
+
+def time_shift(x, shifts):
+    """Move each example's frames later by `shifts[b]` (earlier if negative), the vacated
+    frames at the floor value of `x`."""
+    frames = tf.shape(x)[2]
+    floor = tf.reduce_min(x)
+    source = tf.range(frames)[tf.newaxis, :] - shifts[:, tf.newaxis]
+    inside = (source >= 0) & (source < frames)
+    shifted = tf.gather(x, tf.clip_by_value(source, 0, frames - 1), axis=2, batch_dims=1)
+    return tf.where(inside[:, tf.newaxis, :, tf.newaxis], shifted, floor)
 
 
 def time_stretch(x, rates):
@@ -95,6 +107,9 @@ def augment(x, seed, params: AugmentationParams, log_offset: float):
     x = pitch_shift(x, shifts)
     log_rate = _uniform(sub(2), [batch], -math.log(params.max_stretch), math.log(params.max_stretch))
     x = time_stretch(x, tf.exp(log_rate * _chance(sub(3), batch, params.p_time_stretch)))
+    delays = tf.random.stateless_uniform([batch], sub(13), -params.max_advance_frames,
+                                         params.max_delay_frames + 1, dtype=tf.int32)
+    x = time_shift(x, delays * tf.cast(_chance(sub(14), batch, params.p_time_shift), tf.int32))
 
     magnitude = tf.maximum(tf.exp(x) - log_offset, 0.0)
     level_db = _uniform(sub(4), [batch], -params.gain_db, params.gain_db)

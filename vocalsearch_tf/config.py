@@ -149,7 +149,10 @@ class AugmentationParams:
     max_pitch_shift: int = 3  # semitones (CQT bins) either way: a singer's choice of key
     p_time_stretch: float = 0.5
     max_stretch: float = 1.2  # tempo factor either way
-    gain_db: float = 10.0  # level, every example
+    p_time_shift: float = 0.6
+    max_delay_frames: int = 30  # a start up to 0.8 s later: people react late
+    max_advance_frames: int = 8  # or 0.2 s earlier: a recording cut close to its onset
+    gain_db: float = 20.0  # level, every example: recordings differ by tens of dB
     p_eq: float = 0.7
     eq_db: float = 12.0  # peak-to-peak scale of the smooth EQ curve
     eq_terms: int = 3
