@@ -7,7 +7,10 @@ VocalSketch's test half; the set is read by the VocalSketch loader, the spectrog
 IMINET's CQT front-end (`spectra`), the models scored by `evaluation.retrieval_scores`.
 
     python -m vocalsearch_tf.transfer_check --data data/transfer_check \\
-        --models results/quick/synthetic/seed0 [--model extra.keras ...] [--out DIR]
+        --models results/quick/synthetic/seed0 [--model [NAME=]extra.keras ...] [--out DIR]
+
+`--model` may be given several times (with or without `--models`): every model is scored
+on the same spectrograms and printed as one markdown table.
 """
 
 from __future__ import annotations
@@ -51,6 +54,19 @@ def find_models(results: Path | None) -> dict[str, Path]:
         for path in sorted((Path(results) / "iminet" / scheme).glob("model_*.keras")):
             found[f"iminet {scheme} run {int(path.stem.split('_')[1])}"] = path
     return found
+
+
+def model_label(spec: str, taken) -> tuple[str, Path]:
+    """`--model` as given: `NAME=path.keras`, or a path named by its stem, by `folder/stem`
+    when the stem is the generic 'model' or already taken, else by the whole path."""
+    if "=" in spec and not Path(spec).exists():
+        name, path = spec.split("=", 1)
+        return name, Path(path)
+    path = Path(spec)
+    for name in (path.stem, f"{path.parent.name}/{path.stem}", str(path)):
+        if name not in taken and name != "model":
+            return name, path
+    return str(path), path
 
 
 def evaluate(data: str | Path, models: dict[str, Path], cache_dir: Path | None = None) -> dict:
@@ -105,13 +121,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.transfer_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/transfer_check", help="the check set (VocalSketch layout)")
     parser.add_argument("--models", default=None, help="a run's results folder holding iminet/<scheme>/model_NN.keras")
-    parser.add_argument("--model", action="append", default=[], help="another .keras pair model (repeatable)")
+    parser.add_argument("--model", action="append", default=[], metavar="[NAME=]PATH",
+                        help="another .keras pair model, repeatable: each is a row of the one table")
     parser.add_argument("--out", default=None, help="where to write transfer_check.{json,md} (default: --models or --data)")
     parser.add_argument("--cache", default=None, help="spectrogram cache folder")
     args = parser.parse_args(argv)
     models = find_models(Path(args.models) if args.models else None)
-    for path in args.model:
-        models[Path(path).stem if Path(path).stem not in models else str(path)] = Path(path)
+    for spec in args.model:
+        name, path = model_label(spec, models)
+        models[name] = path
     if args.models and not models:
         print(f"no IMINET models under {args.models}/iminet/<scheme>/: chance and the baseline only", file=sys.stderr)
     result = evaluate(args.data, models, Path(args.cache) if args.cache else None)

@@ -17,9 +17,15 @@ pitch, onsets, brightness, noisiness), then each virtual participant (`participa
   multiplied by the sound's envelope;
 - **imperfectly**, as people are: the pitch is folded by octaves into the participant's
   range (sometimes an octave off), pitch moves are compressed, there is a constant pitch
-  error and a drift, the contour and envelope are smoothed (people lag), the start is late,
-  the tempo off, onsets jittered, fast repeats are merged, and each participant has a
-  microphone band, a room and a noise floor.
+  error and a drift, the pitch contour is smoothed (people lag);
+- **loosely in time and level**, as VocalSketch's recordings are: each imitation starts
+  0.2-1.5 s late (`LAG_RANGE`), the tempo is off by 0.6-1.6x, a held sound is held partly as
+  long as the participant likes (a habit of 0.5-2 s), the envelope is followed only roughly
+  (smoothed by 80-300 ms, compressed, blended with the voice's own flat level, a wobble and a
+  level per syllable), onsets are jittered, fast sequences get fewer syllables than onsets
+  (`events`), and each participant has a recording level (peaks -35 to -3 dBFS,
+  `LEVEL_RANGE`, varying by imitation), a microphone band and tilt, a room (up to 1.2 s
+  RT60) and a noise floor that runs through the silence before the voice.
 
 Deterministic from the participant and the generator passed in. eSpeak NG comes inside the
 `espeakng-loader` wheel (a project dependency), called through `synthetic/speech.py`'s binding.
@@ -33,6 +39,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import signal
 
+VERSION = 2  # of the imitation process: a check set written by another version is rewritten
 RATE = 16_000
 HOP = 160  # 10 ms analysis frames
 _ESPEAK_RATE = 22_050
@@ -112,6 +119,11 @@ VOICES = [  # (eSpeak NG voice+variant, sex): English accents, whose phoneme tab
 ]
 
 
+LAG_RANGE = (0.2, 1.5)  # s: people start late, by this much (VocalSketch's recordings)
+LEVEL_RANGE = (-35.0, -3.0)  # dBFS: the peaks of their recordings
+LEVEL_SPREAD = 4.0  # dB: one participant's recording level from one imitation to the next
+
+
 @dataclass(frozen=True)
 class Participant:
     voice: str
@@ -124,18 +136,25 @@ class Participant:
     pitch_error: float  # semitones, constant over one imitation (drawn per imitation with this sd)
     interval_scale: float  # how much of the sound's pitch movements are reproduced
     octave_slip: float  # probability of singing an octave off the nearest fold
-    lag: tuple  # seconds late, (min, max)
-    tempo: tuple
+    lag: tuple  # s, the silence before the imitation starts: (min, max) within LAG_RANGE
+    tempo: tuple  # (min, max) factor on the sound's timing
+    hold: float  # s, how long the participant holds a sustained sound by habit
+    conformity: float  # 0..1: how far a held sound's own length wins over the habit
     jitter: float  # s, onset timing error
-    smoothing: float  # s, time constant of pitch and loudness following
+    smoothing: float  # s, time constant of pitch following
+    envelope_smoothing: float  # s, time constant of loudness following (rough: 80-300 ms)
+    envelope_follow: float  # 0..1: weight of the sound's envelope against the voice's own flat one
     dynamics: float  # exponent on the sound's envelope (<1 compresses)
-    max_events: int  # more onsets than this get merged
+    max_events: int  # more syllables than this are not said: onsets get merged
+    syllable_period: float  # s, the fastest the participant repeats a syllable
     vowels: tuple  # favourite vowels, dark to bright
     highpass: float
     lowpass: float
+    tilt_db: float  # microphone/proximity: gain above ~1 kHz
     snr_db: float
     room: float  # reverberation mix
     rt60: float
+    level_db: float  # the usual peak level of the participant's recordings, dBFS
 
     def describe(self) -> dict:
         return asdict(self)
@@ -148,19 +167,25 @@ def participants(rng: np.random.Generator, count: int = 10) -> list[Participant]
         voice, sex = VOICES[int(k)]
         care = float(rng.uniform(0.2, 1.0))
         low = float(rng.uniform(40, 46) if sex == "m" else rng.uniform(52, 57))  # E2-A#2 / E3-A3
+        lag_low = float(rng.uniform(LAG_RANGE[0], 0.6))
         people.append(Participant(
             voice=voice, sex=sex, pitch_param=int(rng.integers(30, 70)), speed=int(rng.integers(130, 200)),
             low=low, high=low + float(rng.uniform(17, 26)), care=care,
             pitch_error=float(rng.uniform(0.3, 1.5) + 2.5 * (1 - care)),
             interval_scale=float(rng.uniform(0.5, 0.8) + 0.2 * care),
             octave_slip=float(0.25 * (1 - care)),
-            lag=(float(rng.uniform(0.05, 0.15)), float(rng.uniform(0.2, 0.45))),
-            tempo=(float(rng.uniform(0.85, 1.0)), float(rng.uniform(1.05, 1.3 - 0.1 * care))),
-            jitter=float(0.01 + 0.05 * (1 - care)), smoothing=float(rng.uniform(0.02, 0.06) + 0.08 * (1 - care)),
-            dynamics=float(rng.uniform(0.45, 0.95)), max_events=int(rng.integers(3, 9) + 4 * care),
+            lag=(lag_low, float(rng.uniform(max(lag_low + 0.2, 0.6), LAG_RANGE[1]))),
+            tempo=(float(rng.uniform(0.6, 0.95)), float(rng.uniform(1.1, 1.6))),
+            hold=float(rng.uniform(0.5, 2.0)), conformity=float(rng.uniform(0.2, 0.5) + 0.3 * care),
+            jitter=float(0.02 + 0.08 * (1 - care)), smoothing=float(rng.uniform(0.02, 0.06) + 0.08 * (1 - care)),
+            envelope_smoothing=float(rng.uniform(0.08, 0.3)), envelope_follow=float(rng.uniform(0.5, 0.9)),
+            dynamics=float(rng.uniform(0.3, 0.8)), max_events=int(rng.integers(2, 6) + round(2 * care)),
+            syllable_period=float(rng.uniform(0.15, 0.35)),
             vowels=tuple(rng.choice(["u:", "o:", "O:", "A:", "a", "E", "i:", "m", "3:"], size=4, replace=False)),
-            highpass=float(rng.uniform(60, 250)), lowpass=float(rng.uniform(3500, 7600)),
-            snr_db=float(rng.uniform(18, 42)), room=float(rng.uniform(0.0, 0.3)), rt60=float(rng.uniform(0.15, 0.6)),
+            highpass=float(rng.uniform(60, 400)), lowpass=float(rng.uniform(2800, 7600)),
+            tilt_db=float(rng.uniform(-6, 6)), snr_db=float(rng.uniform(15, 40)),
+            room=float(rng.uniform(0.0, 0.7)), rt60=float(rng.uniform(0.2, 1.2)),
+            level_db=float(rng.uniform(LEVEL_RANGE[0] + 5, LEVEL_RANGE[1] - 5)),
         ))
     return people
 
@@ -331,30 +356,72 @@ def _fricative(phonemes: str) -> bool:
     return phonemes.rstrip(":").lstrip("ktp")[-1:] in ("s", "S", "f", "h")
 
 
-def imitate(sketch: Sketch, who: Participant, rng: np.random.Generator) -> np.ndarray:
-    """One participant's imitation of an analysed sound: 16 kHz mono float64."""
+def events(segments: list, who: Participant) -> list:
+    """The sound's segments as the participant says them: onsets closer than the
+    participant's fastest syllable rate are joined, and more than `max_events` syllables
+    are merged (every k-th kept, joined), so fast sequences get fewer syllables than onsets."""
+    joined = []
+    for start, end in segments:
+        if joined and start - joined[-1][0] < who.syllable_period:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    if len(joined) > who.max_events:
+        k = int(np.ceil(len(joined) / who.max_events))
+        joined = [(joined[i][0], joined[min(i + k, len(joined)) - 1][1]) for i in range(0, len(joined), k)]
+    return joined
+
+
+def _envelope(sketch: Sketch, start: float, end: float, n: int, who: Participant,
+              rng: np.random.Generator) -> np.ndarray:
+    """The loudness a participant gives one syllable: the sound's envelope over the segment,
+    squeezed onto the syllable, smoothed (late), compressed and only partly followed, with
+    the voice's own attack, a level of its own and a slow wobble."""
+    step = HOP / RATE
+    frames = max(2, int(np.ceil(n / HOP)) + 1)
+    source = (start + np.linspace(0, 1, frames) * (end - start)) / step
+    env = np.interp(source, np.arange(len(sketch.envelope)), sketch.envelope, left=0.0, right=0.0)
+    env = _smooth(env, who.envelope_smoothing, step)
+    env = who.envelope_follow * np.maximum(env, 0.02) ** who.dynamics + (1 - who.envelope_follow)
+    knots = rng.normal(0, 1.5, max(2, int(n / RATE / 0.25) + 2))  # dB, a knot every ~250 ms
+    env *= 10 ** (np.interp(np.linspace(0, len(knots) - 1, frames), np.arange(len(knots)), knots) / 20)
+    env *= 10 ** (rng.normal(0, 2.0) / 20)
+    out = np.interp(np.arange(n), np.linspace(0, n, frames), env)
+    attack = min(n // 3, int(rng.uniform(0.01, 0.06) * RATE))
+    if attack:
+        out[:attack] *= np.linspace(0, 1, attack)
+    return out
+
+
+def imitate(sketch: Sketch, who: Participant, rng: np.random.Generator, info: dict | None = None) -> np.ndarray:
+    """One participant's imitation of an analysed sound: 16 kHz mono float64. `info`, if
+    given, receives the draws (start delay, tempo, peak level, syllables)."""
     tempo = float(rng.uniform(*who.tempo))
     lag = float(rng.uniform(*who.lag))
-    segments = list(sketch.segments)
-    if len(segments) > who.max_events:  # fast repeats merge: keep every k-th onset, joined
-        k = int(np.ceil(len(segments) / who.max_events))
-        segments = [(segments[i][0], segments[min(i + k, len(segments)) - 1][1]) for i in range(0, len(segments), k)]
+    segments = events(sketch.segments, who)
     target = pitch_target(sketch, who, rng)
     centre = (who.low + who.high) / 2
     unpitched = centre - 3 + float(np.clip(3 * np.log2(max(sketch.centroid, 100) / 1000), -3, 6)) + rng.normal(0, 1.5)
     step = HOP / RATE
-    total = lag + tempo * (sketch.end - sketch.start) + 0.6
-    out = np.zeros(int(total * RATE) + RATE)
-    previous_end = 0
+    pieces, total = [], lag
     for index, (start, end) in enumerate(segments):
-        begin = lag + tempo * (start - sketch.start) + abs(rng.normal(0, who.jitter))
-        length = max(0.08, tempo * (end - start) * float(rng.uniform(0.85, 1.15)))
+        begin = lag if index == 0 else lag + tempo * (start - sketch.start) + abs(rng.normal(0, who.jitter))
+        length = tempo * (end - start) * float(rng.uniform(0.8, 1.25))
+        if len(segments) == 1 or end - start > 0.5:  # a held sound, held partly as long as the participant likes
+            habit = who.hold * float(rng.uniform(0.7, 1.4))
+            length = length ** who.conformity * habit ** (1 - who.conformity)
+        length = float(np.clip(length, 0.08, 3.5))
+        pieces.append((begin, length, start, end))
+        total = max(total, begin + length)
+    out = np.zeros(int((total + 1.5) * RATE) + RATE)
+    previous_end = 0
+    for index, (begin, length, start, end) in enumerate(pieces):
         short = length < 0.25 or (sketch.percussive and not sketch.tonal)
         phonemes = _choose_phonemes(sketch, who, index, short, rng)
         x, f0_natural, (voiced_from, voiced_to), (noise_from, noise_to) = syllable(
             phonemes, who.voice, who.speed, who.pitch_param)
         n = int(length * RATE)
-        frames = (start + (np.arange(n) / RATE) / tempo) / step
+        frames = (start + np.arange(n) / max(n, 1) * (end - start)) / step  # the contour, squeezed onto the syllable
         wanted = np.interp(frames, np.arange(len(target)), target, left=np.nan, right=np.nan)
         wanted = np.where(np.isnan(wanted), unpitched if np.all(np.isnan(wanted)) else np.nanmedian(wanted), wanted)
         if f0_natural > 0 and not _fricative(phonemes):
@@ -376,25 +443,23 @@ def imitate(sketch: Sketch, who: Participant, rng: np.random.Generator) -> np.nd
                 burst = int(0.03 * RATE)
                 piece[:burst] *= 1 + 2 * np.exp(-np.arange(burst) / (0.006 * RATE))
         piece = piece / (np.sqrt(np.mean(piece ** 2)) + 1e-9)
+        piece *= _envelope(sketch, start, end, len(piece), who, rng)
         fade = min(len(piece) // 4, int(0.015 * RATE))
         if fade:
             piece[-fade:] *= np.linspace(1, 0, fade)
-        at = max(int(begin * RATE), previous_end - int(0.02 * RATE))
+        at = int(begin * RATE) if index == 0 else max(int(begin * RATE), previous_end - int(0.02 * RATE))
         out[at:at + len(piece)] += piece[:len(out) - at]
-        previous_end = at + len(piece)
-    out = out[:max(previous_end, int(0.3 * RATE)) + int(rng.uniform(0.2, 0.5) * RATE)]
-    # loudness: the sound's envelope, mapped onto the imitation's time, lagged and compressed
-    t_out = np.arange(len(out)) / RATE
-    source_frames = (sketch.start + (t_out - lag) / tempo) / step
-    env = np.interp(source_frames, np.arange(len(sketch.envelope)), sketch.envelope, left=0.0, right=0.0)
-    env_frames = _smooth(env[::HOP], who.smoothing, step)
-    env = np.interp(np.arange(len(out)), np.arange(len(env_frames)) * HOP, env_frames)
-    out *= np.maximum(env, 0.02) ** who.dynamics
-    return microphone(out, who, rng)
+        previous_end = min(len(out), at + len(piece))
+    out = out[:max(previous_end, int(0.3 * RATE)) + int(rng.uniform(0.1, 1.0) * RATE)]
+    level = float(np.clip(who.level_db + rng.normal(0, LEVEL_SPREAD), *LEVEL_RANGE))
+    if info is not None:
+        info.update(lag=lag, tempo=tempo, level_db=level, syllables=len(pieces), onsets=len(sketch.segments),
+                    seconds=len(out) / RATE)
+    return microphone(out, who, rng, level)
 
 
-def microphone(x: np.ndarray, who: Participant, rng: np.random.Generator) -> np.ndarray:
-    """A room, a microphone band, a noise floor and a recording level."""
+def microphone(x: np.ndarray, who: Participant, rng: np.random.Generator, level_db: float = -6.0) -> np.ndarray:
+    """A room, a microphone band and tilt, a noise floor and a recording level (peak, dBFS)."""
     if who.room > 0:
         n = int(who.rt60 * RATE)
         impulse = rng.normal(0, 1, n) * np.exp(-6.9 * np.arange(n) / n)
@@ -402,7 +467,9 @@ def microphone(x: np.ndarray, who: Participant, rng: np.random.Generator) -> np.
         x = x + who.room * wet * np.sqrt(np.sum(x ** 2) / (np.sum(wet ** 2) + 1e-12))
     sos = signal.butter(2, [who.highpass, who.lowpass], btype="bandpass", fs=RATE, output="sos")
     x = signal.sosfilt(sos, x)
+    low = signal.sosfilt(signal.butter(1, 1000, fs=RATE, output="sos"), x)
+    x = low + 10 ** (who.tilt_db / 20) * (x - low)
     rms = np.sqrt(np.mean(x ** 2)) + 1e-12
     noise = signal.sosfilt(signal.butter(1, 2000, fs=RATE, output="sos"), rng.normal(0, 1, len(x)))
     x = x + noise / (np.sqrt(np.mean(noise ** 2)) + 1e-12) * rms * 10 ** (-who.snr_db / 20)
-    return x / np.max(np.abs(x)) * float(rng.uniform(0.3, 0.9))
+    return x / np.max(np.abs(x)) * 10 ** (level_db / 20)

@@ -341,6 +341,28 @@ def prepare(samples: np.ndarray, rate: int, max_seconds: float = MAX_SECONDS) ->
     return 0.9 * samples / np.max(np.abs(samples))
 
 
+def lead_in(samples: np.ndarray, seconds: float, max_seconds: float = MAX_SECONDS) -> np.ndarray:
+    """`seconds` of silence (a -70 dB noise floor) in front, as many real files have, the end
+    cut (with a 50 ms fade) to stay within `max_seconds`."""
+    if seconds <= 0:
+        return samples
+    n = int(seconds * RATE)
+    floor = np.random.default_rng(n).normal(0, 10 ** (-70 / 20), n)
+    out = np.concatenate([floor, samples])
+    limit = int(max_seconds * RATE)
+    if len(out) > limit:
+        out = out[:limit].copy()
+        fade = int(0.05 * RATE)
+        out[-fade:] *= np.linspace(1, 0, fade)
+    return out
+
+
+def lead_in_seconds(label: str, seed: int) -> float:
+    """Half the references start at once, the others after 50-600 ms of silence (seeded)."""
+    rng = rng_for(seed, "packaged", "lead in", label)
+    return float(rng.uniform(0.05, 0.6)) if rng.random() < 0.5 else 0.0
+
+
 def load_sound(sound: Sound, roots: dict[str, Path]) -> np.ndarray:
     path = roots[sound.package] / sound.source
     if sound.render:
@@ -384,12 +406,14 @@ def write_set(dest: str | Path, sounds: list[Sound], references: dict[str, np.nd
     dest = Path(dest)
     sound_table, imitation_table = plan(sounds, seed, per_sound)
     people = imitators.participants(rng_for(seed, "packaged", "participants"), per_sound)
+    marker = dest / "participants.json"
+    stale = marker.exists() and _imitator_version(marker) != imitators.VERSION
     for sound, row in zip(sounds, sound_table.itertuples()):
         reference = references[sound.label]
         write_wav(dest / "sound_recordings" / row.filename, reference, RATE)
         todo = [im for im in imitation_table[imitation_table.sound_label == sound.label].itertuples(index=False)
-                if not (dest / "vocal_imitations" / "included" / im.filename).exists()]
-        if not todo:  # files that exist are kept
+                if stale or not (dest / "vocal_imitations" / "included" / im.filename).exists()]
+        if not todo:  # files that exist are kept, unless an older imitator wrote them
             continue
         sketch = imitators.analyse(audio.resample(reference, RATE, imitators.RATE), imitators.RATE)
         for im in todo:
@@ -403,16 +427,23 @@ def write_set(dest: str | Path, sounds: list[Sound], references: dict[str, np.nd
              "rendering": json.dumps({k: v for k, v in s.render.items() if k in ("program", "notes", "total")})
              if s.render else "", **(provenance or {}).get(s.label, {})} for s in sounds]
     pd.DataFrame(rows).to_csv(dest / "provenance.csv", index=False)
-    (dest / "participants.json").write_text(json.dumps([p.describe() for p in people], indent=1))
+    marker.write_text(json.dumps({"imitator_version": imitators.VERSION,
+                                  "participants": [p.describe() for p in people]}, indent=1))
     return {"sounds": len(sound_table), "imitations": len(imitation_table),
             "per_category": sound_table.audio_concept_subset.value_counts().to_dict()}
+
+
+def _imitator_version(marker: Path) -> int:
+    """The imitator version a set was written with (1: before versions were recorded)."""
+    content = json.loads(marker.read_text())
+    return int(content.get("imitator_version", 1)) if isinstance(content, dict) else 1
 
 
 def write(dest: str | Path, cache: str | Path, seed: int = 0) -> dict:
     """Fetch the packages (if needed), choose and prepare the sounds, write the check set."""
     roots = fetch_packages(cache)
     sounds = choose_sounds(roots, seed)
-    references = {s.label: load_sound(s, roots) for s in sounds}
+    references = {s.label: lead_in(load_sound(s, roots), lead_in_seconds(s.label, seed)) for s in sounds}
     versions = {p: package_version(Path(cache), p) for p in PACKAGES}
     provenance = {s.label: {"deb": versions[s.package]} for s in sounds}
     return write_set(dest, sounds, references, seed, provenance)
