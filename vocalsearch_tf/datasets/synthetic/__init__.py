@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vocalsearch_tf.config import Profile, get_profile
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: imitator styles, consonants, syllables, 40 participants (issue 17)
 SETS = ("vocalsketch", "voxforge", "urbansound8k", "sonyc_ust", "esc50")
 
 

@@ -51,7 +51,8 @@ def _children_playing(rng, seconds):
     for child in range(int(rng.integers(2, 6))):
         who = voice.make_imitators(rng, 1)[0]
         who = dataclasses.replace(who, f0_low=rng.uniform(220, 300), f0_high=rng.uniform(500, 900),
-                                  tract_scale=rng.uniform(1.25, 1.4), lag=0.0, stretch=1.0)
+                                  tract_scale=rng.uniform(1.25, 1.4), lag=0.0, stretch=1.0,
+                                  style="voice", pulse_rate=0.0)
         syllables = (dsp.smooth_noise(rng, n_frames, 100, rng.uniform(3, 6)) > rng.uniform(-0.2, 0.4)).astype(float)
         contours = voice.Contours(
             loudness_db=np.where(syllables > 0, -20 + 6 * dsp.smooth_noise(rng, n_frames, 100, 2), -90),

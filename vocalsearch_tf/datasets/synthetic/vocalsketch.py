@@ -29,6 +29,9 @@ IMITATION_COLUMNS = [
     "participants_sound_recording_description_confidence", "description_match",
 ]
 IMITATIONS_PER_SOUND = 10
+# Virtual participants; each sound is imitated by IMITATIONS_PER_SOUND of them, drawn per
+# sound (VocalSketch had hundreds of participants, each imitating a few sounds).
+PARTICIPANTS = 40
 SATISFACTION = ["Completely satisfied", "Mostly satisfied", "Somewhat satisfied",
                 "Neither satisfied or dissatisfied", "Somewhat dissatisfied"]
 CONFIDENCE = ["Very confident", "Confident", "Neutral", "Not so confident"]
@@ -85,11 +88,11 @@ def filename_for(label: str) -> str:
 def plan(seed: int, per_category: dict[str, int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The two metadata tables, decided from the seed before any audio is rendered.
 
-    Every sound gets one imitation from each of the 10 virtual participants (included,
+    Every sound gets one imitation from each of 10 of the virtual participants (included,
     not draft, not training: the rows a loader keeps). Every 10th sound also gets rows a
     loader must drop: a draft (excluded), and an imitation of the label alone.
     """
-    participants = [random_id(rng_for(seed, "participant", p)) for p in range(IMITATIONS_PER_SOUND)]
+    participants = [random_id(rng_for(seed, "participant", p)) for p in range(PARTICIPANTS)]
     sounds, imitations = [], []
     for index, concept in enumerate(choose_concepts(seed, per_category)):
         rng = rng_for(seed, "ids", concept.label)
@@ -98,9 +101,10 @@ def plan(seed: int, per_category: dict[str, int] | None = None) -> tuple[pd.Data
         sounds.append(dict(id=sound_id, filename=filename, sound_label=concept.label,
                            sound_label_id=label_id, audio_concept_subset=concept.category))
         kinds = ["kept"] * IMITATIONS_PER_SOUND + (["draft", "label"] if index % 10 == 0 else [])
+        who = rng_for(seed, "who", concept.label).choice(PARTICIPANTS, IMITATIONS_PER_SOUND, replace=False)
         for k, kind in enumerate(kinds):
             imitation_id = random_id(rng)
-            participant = k % IMITATIONS_PER_SOUND if kind == "kept" else int(rng.integers(IMITATIONS_PER_SOUND))
+            participant = int(who[k % IMITATIONS_PER_SOUND] if kind == "kept" else who[int(rng.integers(IMITATIONS_PER_SOUND))])
             by_label = kind == "label"
             imitations.append(dict(
                 id=imitation_id, filename=f"{concept.label} - {imitation_id}.wav",
@@ -142,7 +146,7 @@ def _render_sound_and_imitations(job) -> int:
         write_wav(reference_path, audio, references.RATE)
     if todo:
         contours = voice.analyse(audio, references.RATE)
-        imitators = voice.make_imitators(rng_for(seed, "imitators"))
+        imitators = voice.make_imitators(rng_for(seed, "imitators"), PARTICIPANTS)
         for row in todo:
             rng = rng_for(seed, "imitation", row["id"])
             who = imitators[row["_participant"]]

@@ -7,10 +7,16 @@ formants chosen by the reference's brightness, or fricative noise where the refe
 noisy. Each imitator has their own voice (pitch range, vocal-tract length, breathiness),
 timing (reaction lag, time-stretch, onset errors), care (contour smoothing, pitch
 accuracy, interval compression) and recording chain (band-limiting, background noise).
+
+People imitate in more than one way, so each imitator also has a style: a sung or hummed
+vowel ("voice"), a whisper, a whistle, or a "talkbox" voice that shapes its vowel with the
+sound's own coarse spectrum, as when someone mouths a timbre. Most start loud onsets with
+a consonant ("t", "k", "p", "b"), and some pulse long sounds into syllables ("da-da-da").
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import librosa
@@ -32,6 +38,11 @@ VOWELS = np.array([
 ], dtype=float)
 FORMANT_BANDWIDTHS = np.array([80.0, 100.0, 150.0])
 FORMANT_GAINS = np.array([1.0, 0.6, 0.3])
+N_BANDS = 24  # mel bands of the coarse spectrum a talkbox imitator shapes its voice with
+STYLES = ("voice", "voice", "voice", "voice", "talkbox", "talkbox", "whistle", "whisper")
+# plosive bursts: (centre Hz, bandwidth Hz, duration s); "b" is voiced and dark
+CONSONANTS = {"p": (900.0, 900.0, 0.012), "t": (4200.0, 3000.0, 0.015),
+              "k": (2200.0, 1500.0, 0.02), "b": (400.0, 400.0, 0.01)}
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class Contours:
     f0: np.ndarray  # Hz
     noisiness: np.ndarray  # 0 (tonal) .. 1 (noise): spectral flatness, smoothed
     brightness: np.ndarray  # spectral centroid, Hz
+    bands: np.ndarray | None = None  # (frames, N_BANDS) log mel-band energies: the coarse spectrum
 
     @property
     def duration(self) -> float:
@@ -60,8 +72,9 @@ def analyse(samples: np.ndarray, rate: int) -> Contours:
     flatness = librosa.feature.spectral_flatness(S=spectrum)[0]
     noisiness = np.clip((np.log10(flatness) + 3.0) / 2.5, 0, 1)  # flatness 1e-3 -> 0, 0.3 -> 1
     centroid = librosa.feature.spectral_centroid(S=spectrum, sr=RATE)[0]
+    bands = np.log(librosa.feature.melspectrogram(S=spectrum ** 2, sr=RATE, n_mels=N_BANDS, fmax=RATE / 2) + 1e-10).T
     n = min(len(loudness), len(f0), len(noisiness), len(centroid))
-    return Contours(loudness[:n], f0[:n], noisiness[:n], centroid[:n])
+    return Contours(loudness[:n], f0[:n], noisiness[:n], centroid[:n], bands[:n])
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,10 @@ class Imitator:
     snr_db: float  # background noise of their recording
     band_low: float  # microphone / channel band, Hz
     band_high: float
+    style: str = "voice"  # voice | talkbox | whistle | whisper
+    attack: float = 0.0  # chance that a loud onset starts with a consonant
+    consonant: str = "t"  # their usual one (see CONSONANTS)
+    pulse_rate: float = 0.0  # syllables per second on long sounds; 0 = held
 
 
 def make_imitators(rng: np.random.Generator, count: int = 10) -> list[Imitator]:
@@ -106,6 +123,14 @@ def make_imitators(rng: np.random.Generator, count: int = 10) -> list[Imitator]:
             snr_db=rng.uniform(18, 40), band_low=rng.uniform(70, 250),
             band_high=rng.uniform(3500, 7600),
         ))
+    for k, who in enumerate(imitators):  # drawn after the voices, which keep their values
+        child = rng.random() < 0.15
+        imitators[k] = dataclasses.replace(
+            who, style=str(rng.choice(STYLES)), attack=float(rng.uniform(0.0, 0.9)),
+            consonant=str(rng.choice(list(CONSONANTS))),
+            pulse_rate=float(rng.choice([0.0, 0.0, rng.uniform(3.0, 7.0)])),
+            **({"f0_low": rng.uniform(220, 280), "f0_high": rng.uniform(700, 1000),
+                "tract_scale": rng.uniform(1.25, 1.4)} if child else {}))
     return imitators
 
 
@@ -159,7 +184,59 @@ def _performed_contours(c: Contours, who: Imitator, rng) -> tuple[np.ndarray, ..
     brightness = _moving_average(follow(np.log(np.clip(c.brightness, 100, 8000))), smooth)
     brightness = np.clip((brightness - np.log(300)) / (np.log(4000) - np.log(300)), 0, 1)
     brightness = np.clip(brightness + rng.normal(0, 0.12), 0, 1)
-    return gain, f0, hiss, brightness
+    bands = None
+    if c.bands is not None:
+        bands = np.stack([_moving_average(follow(c.bands[:, k]), smooth) for k in range(c.bands.shape[1])], 1)
+    return gain, f0, hiss, brightness, bands
+
+
+def _onsets(gain: np.ndarray) -> np.ndarray:
+    """Frames where the performed level jumps up (a new note, hit or syllable)."""
+    level = 20 * np.log10(gain + 1e-4)
+    rise = level - np.concatenate([np.full(3, -80.0), level[:-3]])
+    onset = (rise > 12) & (level > -30)
+    return np.flatnonzero(onset & ~np.concatenate([[False], onset[:-1]]))
+
+
+def _syllables(gain: np.ndarray, rate_hz: float, rng) -> np.ndarray:
+    """Pulse a held sound into syllables ("da-da-da") at about `rate_hz`."""
+    if rate_hz <= 0:
+        return gain
+    t = np.arange(len(gain)) * HOP / RATE
+    phase = 2 * np.pi * rate_hz * t * (1 + 0.08 * dsp.smooth_noise(rng, len(gain), RATE // HOP, 1.0))
+    return gain * (0.1 + 0.9 * (0.5 + 0.5 * np.cos(phase)) ** 1.5)
+
+
+def _consonants(onsets: np.ndarray, n: int, who: Imitator, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Plosive bursts at some onsets, and the gain ramp of the vowel after each (its
+    voice-onset time)."""
+    bursts, ramp = np.zeros(n), np.ones(n)
+    for frame in onsets:
+        if rng.random() >= who.attack:
+            continue
+        name = who.consonant if rng.random() < 0.7 else str(rng.choice(list(CONSONANTS)))
+        centre, width, duration = CONSONANTS[name]
+        start = frame * HOP
+        burst = dsp.burst(rng, RATE, duration * rng.uniform(0.8, 1.5), max(80.0, centre - width / 2),
+                          min(RATE / 2 - 100, centre + width / 2), duration)
+        stop = min(n, start + len(burst))
+        bursts[start:stop] += burst[: stop - start] * rng.uniform(1.0, 2.5)
+        vot = int(RATE * (0.005 if name == "b" else rng.uniform(0.015, 0.05)))
+        ramp[start:min(n, start + vot)] = np.linspace(0, 1, vot)[: max(0, min(n, start + vot) - start)]
+    return bursts, ramp
+
+
+def _talkbox(carrier: np.ndarray, bands: np.ndarray, rng) -> np.ndarray:
+    """Shape `carrier` with the sound's coarse spectrum (mel bands per frame)."""
+    spectrum = librosa.stft(carrier, n_fft=512, hop_length=HOP)
+    centres = librosa.mel_frequencies(N_BANDS + 2, fmax=RATE / 2)[1:-1]
+    freqs = librosa.fft_frequencies(sr=RATE, n_fft=512)
+    frames = min(spectrum.shape[1], len(bands))
+    log_power = np.stack([np.interp(freqs, centres, bands[t]) for t in range(frames)], 1)
+    log_power -= log_power.max(axis=0, keepdims=True)
+    amplitude = np.exp(0.5 * rng.uniform(0.5, 0.9) * np.maximum(log_power, -14))  # a mouth flattens it
+    shaped = spectrum[:, :frames] * amplitude
+    return librosa.istft(shaped, hop_length=HOP, length=len(carrier))
 
 
 def _per_sample(frames: np.ndarray, n: int) -> np.ndarray:
@@ -180,26 +257,40 @@ def glottal_source(f0: np.ndarray, who: Imitator, rng) -> np.ndarray:
 
 def imitate(reference: Contours, who: Imitator, rng: np.random.Generator) -> np.ndarray:
     """A 16 kHz vocal imitation of the sound described by `reference`."""
-    gain, f0, hiss, brightness = _performed_contours(reference, who, rng)
+    gain, f0, hiss, brightness, bands = _performed_contours(reference, who, rng)
+    gain = _syllables(gain, who.pulse_rate if rng.random() < 0.7 else 0.0, rng)
     n = len(gain) * HOP
+    bursts, ramp = _consonants(_onsets(gain), n, who, rng)
     gain_s, f0_s, hiss_s = (_per_sample(v, n) for v in (gain, f0, hiss))
+    gain_s = gain_s * ramp
     vowel_pos = _per_sample(brightness, n) * (len(VOWELS) - 1)
 
-    voiced = glottal_source(f0_s, who, rng)
-    voiced = voiced + who.breathiness * rng.standard_normal(n) * (1 + 0.5 * np.sign(voiced))
+    if who.style == "whisper":
+        voiced = rng.standard_normal(n)
+    else:
+        voiced = glottal_source(f0_s, who, rng)
+        voiced = voiced + who.breathiness * rng.standard_normal(n) * (1 + 0.5 * np.sign(voiced))
     formants = np.stack([np.interp(vowel_pos, np.arange(len(VOWELS)), VOWELS[:, k]) for k in range(3)])
     formants *= who.tract_scale * rng.uniform(0.95, 1.05)
     vowel = sum(
         g * dsp.time_varying_resonator(voiced, RATE, formants[k], np.full(n, FORMANT_BANDWIDTHS[k]))
         for k, g in enumerate(FORMANT_GAINS)
     )
+    if who.style == "whistle":  # a whistled tone, two or three octaves above the hum
+        octaves = np.round(np.log2(1400.0 / np.median(f0_s)))  # one shift: the contour keeps its shape
+        tone = np.sin(dsp.phase_from_freq(np.clip(f0_s * 2.0 ** octaves, 500.0, 4000.0), RATE))
+        vowel = tone + 0.08 * dsp.bandpass(rng.standard_normal(n), RATE, 500, 4000)
     # fricatives: "sss" for bright noise, "shh"/"fff" lower down, "hhh" darkest
     fricative_centre = 1200 + 5000 * _per_sample(brightness, n) ** 1.5
     fricative = dsp.time_varying_resonator(rng.standard_normal(n), RATE, fricative_centre,
                                            0.6 * fricative_centre)
     vowel /= np.std(vowel) + 1e-9
     fricative /= np.std(fricative) + 1e-9
-    voice = gain_s * ((1 - hiss_s) * vowel + hiss_s * 0.7 * fricative)
+    source = (1 - hiss_s) * vowel + hiss_s * 0.7 * fricative
+    if who.style == "talkbox" and bands is not None:
+        shaped = _talkbox(voiced * (1 - hiss_s) + hiss_s * rng.standard_normal(n), bands, rng)
+        source = 0.35 * source + shaped / (np.std(shaped) + 1e-9)
+    voice = gain_s * source + np.max(gain_s) * 0.5 * bursts / (np.std(bursts[bursts != 0]) + 1e-9 if bursts.any() else 1)
 
     breath = dsp.lowpass(rng.standard_normal(n), RATE, 2500) * dsp.control(
         [(0, 0), (0.02, 1), (min(0.9, who.lag * RATE / n + 0.01), 0), (1, 0)], n)
