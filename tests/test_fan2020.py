@@ -153,7 +153,9 @@ def test_cached_retrieval_agrees_with_naive_pairwise_scores(variant, tmp_path):
     model, _ = F.build_fan(F.VARIANTS[variant], (6, 5), F.moments_of(x))
     _randomise_batch_norms(model, rng)
     naive = F.pairwise_probabilities(model, x[:4], x[4:])
-    cached = F.PresenceRetriever(model, memory_bytes=6 * 256 * 2 * 4 * 8 * 7).index(x[4:]).probabilities(x[:4])
+    # small chunks and query blocks: several database chunks, the last one padded, and a
+    # padded last query block
+    cached = F.PresenceRetriever(model, rows=3 * 6 * 5, query_block=3).index(x[4:]).probabilities(x[:4])
     assert cached.shape == naive.shape == (4, 19, 8, 3)
     assert cached == pytest.approx(naive, abs=2e-5)
     assert F.ranking_scores(cached) == pytest.approx(F.ranking_scores(naive), abs=1e-4)

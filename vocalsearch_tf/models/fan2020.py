@@ -154,16 +154,28 @@ class FanProfile:
 
 
 # `ci` only exercises the code: one epoch, and four variants that between them take every
-# option once. `quick` fits 2 cores in ~5 min: 2 partners per situation, up to 5 epochs, the
-# best epoch's weights kept instead of retraining, and log-mel (108 steps: ~10x the work of
-# 10 embedding steps; measured 4.6 min for 6 epochs on 2 cores shared with other jobs) for
-# the main model only.
+# option once. `quick` fits notebook 08 in 5 min on 2 cores, generating its 300 clips (25-80 s)
+# and their features (12-40 s, by load) included. Measured on 2 cores shared with other jobs (load 3-6):
+# 2 partners and up to 5 epochs took 10 min (all 8 embedding variants 185 s; log-mel 288 s);
+# training time goes with partners x epochs, so `quick` trains on 2/5 of that: 1 partner and
+# up to 4 epochs took 2.9 min in all (load 2-3; generation 23 s, features 12 s, training and
+# scoring 131 s, of which log-mel 71 s). The cost: at 2 partners and 5 epochs 175 of the 216
+# (variant, query group, s, K) cells beat the random order, here 130.
 CI_VARIANTS = ("single-siamese-attention", "single-plain-mean", "multi-siamese-mean", "multi-plain-attention")
 FAN_PROFILES = {
     "ci": FanProfile(2, FanRecipe(max_epochs=1, patience=1, retrain=False), 1, CI_VARIANTS,
                      ("single-siamese-attention",)),
-    "quick": FanProfile(2, FanRecipe(max_epochs=5, patience=2, retrain=False), 1, None,
-                        ("single-siamese-attention",)),
+    "quick": FanProfile(
+        partners=1,  # 1 + 1 per category and target (paper 30 + 30): ~3 200 distinct pairs on 216 clips
+        # up to 4 epochs (validation loss still falls there: the models are undertrained, for
+        # all variants and both inputs alike, so comparisons between them stay fair);
+        # patience 2 only stops a run whose validation loss rose twice; the best epoch's
+        # weights are kept instead of retraining (which would double the time)
+        recipe=FanRecipe(max_epochs=4, patience=2, retrain=False),
+        runs=1,
+        variants=None,  # all 8 on the pretrained embedding (10 steps: ~5-15 s a variant)
+        # log-mel (108 steps, ~23 s an epoch at 1 partner) for the main model only
+        logmel_variants=("single-siamese-attention",)),
     "paper": FanProfile(30, FanRecipe(), 1, None, None),
 }
 
@@ -507,9 +519,15 @@ class PresenceRetriever:
         bn1(W [b(q); b(c)] + w0) = s * (W_q b(q)) + (s * (W_c b(c) + w0) + t)
     with s, t batch norm's inference scale and shift: per pair only the sum, the ReLU and
     the rest of the head run (per time step and sub-model). There, each later batch norm is
-    folded into its dense layer, and the pooling's two dense layers into one."""
+    folded into its dense layer, and the pooling's two dense layers into one.
 
-    def __init__(self, model: keras.Model, memory_bytes: float = 2.5e8):
+    The per-pair head runs as one XLA-compiled function per block of `query_block` queries:
+    a loop over database chunks sized so that a chunk's (pair, step) rows, about `rows` of
+    them, stay in the CPU's cache through the whole head, with the elementwise work fused
+    around the matrix products. Its weights are arguments, not constants, so every model
+    of the same head shape (e.g. Siamese or not) reuses one compiled function."""
+
+    def __init__(self, model: keras.Model, rows: int = 4096, query_block: int = 8):
         self.spread, self.branch = model.get_layer("repeat_groups"), model.get_layer("branch")
         first = model.get_layer("mlp1")
         scale, shift = model.get_layer("mlp1_bn").affine()
@@ -518,35 +536,40 @@ class PresenceRetriever:
         self.w_query = first.kernel[:, : width // 2] * scale[:, None]
         self.w_database = first.kernel[:, width // 2:] * scale[:, None]
         self.b_database = first.bias * scale + shift
-        self.activation = model.get_layer("mlp1_relu").activation
-        self.layers = self._fold(model)
-        self.memory_bytes = memory_bytes
-        self.database: tf.Tensor | None = None
-        self._head = tf.function(self._pairs, reduce_retracing=True)
+        self.steps, self.arrays = self._fold(model)
+        self.rows, self.query_block = rows, query_block
+        self.database: tf.Tensor | None = None  # (chunks, clips per chunk, T, groups, units)
+        self.size = 0  # database clips (the last chunk is padded)
 
     @staticmethod
-    def _fold(model: keras.Model) -> list:
-        """The head after mlp1 as (kind, arrays...) steps with batch norms folded in."""
+    def _fold(model: keras.Model) -> tuple[tuple, tuple]:
+        """The head from mlp1's activation on, batch norms folded in: (static steps — "dense",
+        "activation:<name>" or ("pool", categories, situations, attention) — and the dense
+        steps' (kernel, bias) tensors in order)."""
         names = [layer.name for layer in model.layers]
-        rest = [layer for layer in model.layers[names.index("mlp1_dropout") + 1:]
-                if not isinstance(layer, keras.layers.Dropout)]
-        steps = []
+        rest = [model.get_layer("mlp1_relu")] + [layer for layer in model.layers[names.index("mlp1_dropout") + 1:]
+                                                  if not isinstance(layer, keras.layers.Dropout)]
+        steps, arrays = [], []
         for layer in rest:
             if isinstance(layer, GroupedDense):
-                steps.append(["dense", layer.kernel.numpy(), layer.bias.numpy()])
+                steps.append("dense")
+                arrays.append([layer.kernel.numpy(), layer.bias.numpy()])
             elif isinstance(layer, GroupedBatchNormalization):
-                scale, shift = (np.reshape(t.numpy(), steps[-1][2].shape) for t in layer.affine())
-                steps[-1] = ["dense", steps[-1][1] * scale[:, None], steps[-1][2] * scale + shift]
+                if steps[-1] != "dense":
+                    raise TypeError(f"{layer.name}: batch norm not after a dense layer")
+                kernel, bias = arrays[-1]
+                scale, shift = (np.reshape(t.numpy(), bias.shape) for t in layer.affine())
+                arrays[-1] = [kernel * scale[:, None], bias * scale + shift]
             elif isinstance(layer, keras.layers.Activation):
-                steps.append(["activation", layer.activation])
+                steps.append(f"activation:{keras.activations.serialize(layer.activation)}")
             elif isinstance(layer, AttentionPooling):
-                kernels = [layer.classifier.kernel.numpy()] + ([layer.attention_layer.kernel.numpy()]
-                                                               if layer.attention else [])
-                biases = [layer.classifier.bias.numpy()] + ([layer.attention_layer.bias.numpy()] if layer.attention else [])
-                steps.append(["pool", np.concatenate(kernels, -1), np.concatenate(biases, -1), layer])
+                pooled = [layer.classifier] + ([layer.attention_layer] if layer.attention else [])
+                steps.append(("pool", layer.categories, layer.situations, layer.attention))
+                arrays.append([np.concatenate([d.kernel.numpy() for d in pooled], -1),
+                               np.concatenate([d.bias.numpy() for d in pooled], -1)])
             else:
                 raise TypeError(f"no cached form for layer {layer.name} ({type(layer).__name__})")
-        return steps
+        return tuple(steps), tuple(tuple(tf.constant(a, tf.float32) for a in pair) for pair in arrays)
 
     def _branch(self, clips: np.ndarray, kernel) -> tf.Tensor:
         parts = [tf.einsum("btgi,gio->btgo", self.branch(self.spread(tf.constant(clips[i:i + 256])), training=False),
@@ -554,49 +577,73 @@ class PresenceRetriever:
         return tf.concat(parts, axis=0)
 
     def index(self, database: np.ndarray) -> "PresenceRetriever":
-        self.database = self._branch(database, self.w_database) + self.b_database
+        """Every database clip's share of the first MLP layer, kept in chunks of clips."""
+        part = self._branch(database, self.w_database) + self.b_database  # (n, T, groups, units)
+        n, steps, groups, units = part.shape
+        chunks = -(-n // max(1, self.rows // (self.query_block * steps * groups)))
+        clips = -(-n // chunks)  # chunks of equal size, padded by fewer than `chunks` clips
+        if chunks * clips > n:
+            part = tf.concat([part, tf.zeros((chunks * clips - n, steps, groups, units))], axis=0)
+        self.database, self.size = tf.reshape(part, (chunks, clips, steps, groups, units)), n
         return self
-
-    def _pairs(self, query_part, database_part):
-        """(q, T, g, u) and (n, T, g, u) -> (q, n, categories, 3). Rows are (pair, step) and,
-        for a single model, kept 2-D so each dense layer is one matrix product + bias + ReLU."""
-        q, n = tf.shape(query_part)[0], tf.shape(database_part)[0]
-        steps, groups, units = query_part.shape[1:]
-        x = self.activation(query_part[:, None] + database_part[None])
-        x = tf.reshape(x, [-1, units] if groups == 1 else [-1, steps, groups, units])
-        for kind, *arrays in self.layers:
-            if kind == "activation":
-                x = arrays[0](x)
-                continue
-            kernel, bias = arrays[0], arrays[1]
-            x = tf.nn.bias_add(x @ kernel[0], bias[0]) if groups == 1 else \
-                tf.einsum("ptgi,gio->ptgo", x, kernel) + bias
-            if kind == "pool":
-                pooling = arrays[2]
-                z = tf.reshape(x, [-1, steps, groups, x.shape[-1]])
-                size = pooling.categories * pooling.situations
-                f = tf.nn.softmax(tf.reshape(z[..., :size], [-1, steps, groups, pooling.categories, pooling.situations]))
-                if pooling.attention:
-                    v = tf.nn.softmax(z[..., size:], axis=1)
-                else:
-                    v = tf.ones_like(z[..., :pooling.categories]) / steps
-                x = tf.reduce_sum(v[..., None] * f, axis=1)  # over time: (pairs, g, categories, situations)
-        return tf.reshape(x, [q, n, -1, x.shape[-1]])
 
     def probabilities(self, queries: np.ndarray) -> np.ndarray:
         """`(queries, database, categories, 3)` float32."""
         if self.database is None:
             raise RuntimeError("call index(database) before probabilities(queries)")
         query_part = self._branch(queries, self.w_query)
-        n, steps, groups, units = self.database.shape
-        pairs = max(1, int(self.memory_bytes // (4 * steps * groups * units * 2)))  # per step
-        chunk = min(n, pairs)
-        per_step = max(1, pairs // chunk)
+        block = min(self.query_block, len(queries))
         rows = []
-        for i in range(0, len(queries), per_step):
-            cells = [self._head(query_part[i:i + per_step], self.database[j:j + chunk]) for j in range(0, n, chunk)]
-            rows.append(tf.concat(cells, axis=1).numpy())
+        for i in range(0, len(queries), block):
+            part = query_part[i:i + block]
+            if part.shape[0] < block:  # the last block, padded to one compiled shape
+                part = tf.concat([part, tf.zeros((block - part.shape[0], *part.shape[1:]))], axis=0)
+            out = _score_chunks(part, self.database, self.arrays, self.steps).numpy()
+            rows.append(out[: len(queries) - i, : self.size])
         return np.concatenate(rows)
+
+
+def _head_rows(x, arrays, steps: tuple, shape: tuple):
+    """The folded head on `(pairs * T, units)` rows (one group) or `(pairs, T, groups,
+    units)` (several): `steps` from `PresenceRetriever._fold`, `shape` = (pairs, T, groups).
+    Returns `(pairs, groups * categories, situations)`."""
+    pairs, time_steps, groups = shape
+    weights = iter(arrays)
+    for step in steps:
+        if isinstance(step, str) and step.startswith("activation:"):
+            x = keras.activations.get(step.split(":", 1)[1])(x)
+            continue
+        kernel, bias = next(weights)
+        x = tf.nn.bias_add(x @ kernel[0], bias[0]) if groups == 1 else tf.einsum("ptgi,gio->ptgo", x, kernel) + bias
+        if step != "dense":
+            _, categories, situations, attention = step
+            z = tf.reshape(x, [pairs, time_steps, groups, x.shape[-1]])
+            size = categories * situations
+            f = tf.nn.softmax(tf.reshape(z[..., :size], [pairs, time_steps, groups, categories, situations]))
+            if attention:
+                v = tf.nn.softmax(z[..., size:], axis=1)
+            else:
+                v = tf.ones_like(z[..., :categories]) / time_steps
+            x = tf.reduce_sum(v[..., None] * f, axis=1)  # over time: (pairs, groups, categories, situations)
+    return tf.reshape(x, [pairs, -1, x.shape[-1]])
+
+
+@tf.function(jit_compile=True)
+def _score_chunks(query_part, database, arrays, steps):
+    """(q, T, g, u) query shares against (chunks, c, T, g, u) database shares ->
+    (q, chunks * c, g * categories, situations), one database chunk at a time."""
+    q, time_steps, groups, units = query_part.shape
+    chunks, clips = database.shape[:2]
+
+    def chunk(part):
+        x = query_part[:, None] + part[None]  # mlp1 before its activation: (q, c, T, g, u)
+        x = tf.reshape(x, [-1, units] if groups == 1 else [-1, time_steps, groups, units])
+        y = _head_rows(x, arrays, steps, (q * clips, time_steps, groups))
+        return tf.reshape(y, [q, clips, *y.shape[1:]])
+
+    out = tf.map_fn(chunk, database, fn_output_signature=tf.float32, parallel_iterations=1)
+    out = tf.transpose(out, [1, 0, 2, 3, 4])
+    return tf.reshape(out, [q, chunks * clips, out.shape[-2], out.shape[-1]])
 
 
 def pairwise_probabilities(model: keras.Model, queries: np.ndarray, database: np.ndarray,
