@@ -74,3 +74,14 @@ def test_pair_dataset_augments_each_epoch_differently_but_repeatably():
     again = epochs(3)
     assert not np.allclose(first, second) and not np.allclose(first[0], first[1])
     np.testing.assert_array_equal(first, again[0])
+
+
+def test_validation_batches_get_the_same_draws_every_epoch():
+    specs = np.random.default_rng(4).normal(-4, 2, (1, 72, 20, 1)).astype(np.float32)
+    pairs = pd.DataFrame({"imitation_id": [0] * 4, "sound_id": [0] * 4, "label": [1.0] * 4})
+    ds = training.pair_dataset(pairs, {0: 0}, {0: 0}, specs, specs, 4, shuffle_seed=None,
+                               augment=lambda x, s: augment.augment(x, s, AugmentationParams(),
+                                                                    IMINET_CQT.log_offset))
+    first, second = (next(iter(ds))[0][0].numpy() for _ in range(2))
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first[0], first[1])

@@ -78,7 +78,8 @@ def pair_dataset(pairs: pd.DataFrame, imitation_rows: dict, sound_rows: dict,
     `imitation_rows` / `sound_rows` map ids to rows of the spectrogram arrays, which are
     held once in memory and gathered per batch (no per-pair copies). `augment(x, seed)`,
     if given, transforms each batch of imitations and of recordings with a stateless seed
-    drawn per batch from `shuffle_seed` (new draws every epoch, the same every run).
+    drawn per batch from `shuffle_seed` (new draws every epoch, the same every run;
+    without a shuffle seed, the same draws every epoch).
     """
     i = np.array([imitation_rows[k] for k in pairs.imitation_id], np.int64)
     s = np.array([sound_rows[k] for k in pairs.sound_id], np.int64)
@@ -92,7 +93,9 @@ def pair_dataset(pairs: pd.DataFrame, imitation_rows: dict, sound_rows: dict,
         ds = ds.map(lambda a, b, y: ((tf.gather(imitations, a), tf.gather(sounds, b)), y),
                     num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        seeds = tf.data.Dataset.random(seed=shuffle_seed or 0, rerandomize_each_iteration=True)
+        # training draws anew each epoch; unshuffled (validation) data gets the same draws
+        # every epoch, so its loss measures the same task from epoch to epoch
+        seeds = tf.data.Dataset.random(seed=shuffle_seed or 0, rerandomize_each_iteration=shuffle_seed is not None)
         ds = tf.data.Dataset.zip(ds, seeds).map(
             lambda batch, seed: ((augment(tf.gather(imitations, batch[0]), tf.stack([seed, 0])),
                                   augment(tf.gather(sounds, batch[1]), tf.stack([seed, 1]))), batch[2]),
