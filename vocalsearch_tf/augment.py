@@ -101,37 +101,41 @@ def augment(x, seed, params: AugmentationParams, log_offset: float):
         return tf.stack([seed[0], seed[1] * 16 + k])
 
     batch, bins = tf.shape(x)[0], tf.shape(x)[1]
-    shifts = tf.random.stateless_uniform([batch], sub(0), -params.max_pitch_shift, params.max_pitch_shift + 1,
-                                         dtype=tf.int32)
-    shifts = shifts * tf.cast(_chance(sub(1), batch, params.p_pitch_shift), tf.int32)
-    x = pitch_shift(x, shifts)
-    log_rate = _uniform(sub(2), [batch], -math.log(params.max_stretch), math.log(params.max_stretch))
-    x = time_stretch(x, tf.exp(log_rate * _chance(sub(3), batch, params.p_time_stretch)))
-    delays = tf.random.stateless_uniform([batch], sub(13), -params.max_advance_frames,
-                                         params.max_delay_frames + 1, dtype=tf.int32)
-    x = time_shift(x, delays * tf.cast(_chance(sub(14), batch, params.p_time_shift), tf.int32))
+    if params.p_pitch_shift > 0:
+        shifts = tf.random.stateless_uniform([batch], sub(0), -params.max_pitch_shift, params.max_pitch_shift + 1,
+                                             dtype=tf.int32)
+        x = pitch_shift(x, shifts * tf.cast(_chance(sub(1), batch, params.p_pitch_shift), tf.int32))
+    if params.p_time_stretch > 0:
+        log_rate = _uniform(sub(2), [batch], -math.log(params.max_stretch), math.log(params.max_stretch))
+        x = time_stretch(x, tf.exp(log_rate * _chance(sub(3), batch, params.p_time_stretch)))
+    if params.p_time_shift > 0:
+        delays = tf.random.stateless_uniform([batch], sub(13), -params.max_advance_frames,
+                                             params.max_delay_frames + 1, dtype=tf.int32)
+        x = time_shift(x, delays * tf.cast(_chance(sub(14), batch, params.p_time_shift), tf.int32))
 
     magnitude = tf.maximum(tf.exp(x) - log_offset, 0.0)
-    level_db = _uniform(sub(4), [batch], -params.gain_db, params.gain_db)
-    eq_db = _smooth_curves(sub(5), batch, bins, params.eq_terms, params.eq_db)
-    eq_db = eq_db * _chance(sub(6), batch, params.p_eq)[:, tf.newaxis]
-    gain = 10.0 ** ((level_db[:, tf.newaxis] + eq_db) / 20.0)
+    level_db = _uniform(sub(4), [batch], -params.gain_db, params.gain_db)[:, tf.newaxis]
+    if params.p_eq > 0:
+        eq_db = _smooth_curves(sub(5), batch, bins, params.eq_terms, params.eq_db)
+        level_db = level_db + eq_db * _chance(sub(6), batch, params.p_eq)[:, tf.newaxis]
+    gain = 10.0 ** (level_db / 20.0)
     power = tf.square(magnitude * gain[:, :, tf.newaxis, tf.newaxis])
 
-    decay_frames = _uniform(sub(7), [batch], params.reverb_frames[0], params.reverb_frames[1])
-    decays = tf.exp(-1.0 / decay_frames)
-    reverberant = reverberate(power, decays, params.reverb_length)
-    wet = _chance(sub(8), batch, params.p_reverb)[:, tf.newaxis, tf.newaxis, tf.newaxis]
-    power = wet * reverberant + (1 - wet) * power
+    if params.p_reverb > 0:
+        decay_frames = _uniform(sub(7), [batch], params.reverb_frames[0], params.reverb_frames[1])
+        reverberant = reverberate(power, tf.exp(-1.0 / decay_frames), params.reverb_length)
+        wet = _chance(sub(8), batch, params.p_reverb)[:, tf.newaxis, tf.newaxis, tf.newaxis]
+        power = wet * reverberant + (1 - wet) * power
 
-    snr_db = _uniform(sub(9), [batch], params.snr_db[0], params.snr_db[1])
-    signal = tf.reduce_mean(power, axis=[1, 2, 3])
-    # a CQT bin's bandwidth grows with frequency: pink noise is flat here, white rises 3 dB/octave
-    tilt_db = _uniform(sub(12), [batch, 1], params.noise_tilt_db[0], params.noise_tilt_db[1])
-    octaves = tf.cast(tf.range(bins), tf.float32)[tf.newaxis, :] / params.bins_per_octave
-    shape = 10.0 ** (tilt_db * octaves / 10.0)
-    shape = (shape / tf.reduce_mean(shape, axis=1, keepdims=True))[:, :, tf.newaxis, tf.newaxis]
-    jitter = tf.random.stateless_gamma(tf.shape(power), sub(10), alpha=2.0) / 2.0  # chi-squared, 4 dof, mean 1
-    noise_level = signal * 10.0 ** (-snr_db / 10.0) * _chance(sub(11), batch, params.p_noise)
-    power = power + noise_level[:, tf.newaxis, tf.newaxis, tf.newaxis] * shape * jitter
+    if params.p_noise > 0:
+        snr_db = _uniform(sub(9), [batch], params.snr_db[0], params.snr_db[1])
+        signal = tf.reduce_mean(power, axis=[1, 2, 3])
+        # a CQT bin's bandwidth grows with frequency: pink noise is flat here, white rises 3 dB/octave
+        tilt_db = _uniform(sub(12), [batch, 1], params.noise_tilt_db[0], params.noise_tilt_db[1])
+        octaves = tf.cast(tf.range(bins), tf.float32)[tf.newaxis, :] / params.bins_per_octave
+        shape = 10.0 ** (tilt_db * octaves / 10.0)
+        shape = (shape / tf.reduce_mean(shape, axis=1, keepdims=True))[:, :, tf.newaxis, tf.newaxis]
+        jitter = tf.random.stateless_gamma(tf.shape(power), sub(10), alpha=2.0) / 2.0  # chi-squared, 4 dof, mean 1
+        noise_level = signal * 10.0 ** (-snr_db / 10.0) * _chance(sub(11), batch, params.p_noise)
+        power = power + noise_level[:, tf.newaxis, tf.newaxis, tf.newaxis] * shape * jitter
     return tf.math.log(tf.sqrt(power) + log_offset)

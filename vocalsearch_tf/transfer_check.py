@@ -28,6 +28,9 @@ from vocalsearch_tf.config import IMINET_CQT
 from vocalsearch_tf.datasets.vocalsketch import CATEGORY_CODES, load_vocalsketch
 
 SCHEMES = ("tied", "untied", "partial")
+# Measurements kept in the repository (`make transfer-check`'s JSON with a "what" line):
+# before.json (the embedded data and training before issue 17) and after.json.
+RECORDS = Path(__file__).resolve().parents[1] / "reference" / "transfer_check"
 
 
 def chance(sounds: pd.DataFrame, imitations: pd.DataFrame) -> dict[str, float]:
@@ -115,6 +118,30 @@ def beats_baseline(result: dict) -> dict[str, int]:
     base = result["mrr"]["CQT-summary baseline"]
     return {name: int(sum(mrr[c] > base[c] for c in base)) for name, mrr in result["mrr"].items()
             if name not in ("chance", "CQT-summary baseline")}
+
+
+def recorded(folder: Path = RECORDS) -> dict[str, dict]:
+    """The kept measurements, by file stem (before, after, ...)."""
+    order = {"before": 0, "after": 1}
+    paths = sorted(Path(folder).glob("*.json"), key=lambda p: (order.get(p.stem, 2), p.stem))
+    return {p.stem: json.loads(p.read_text()) for p in paths}
+
+
+def overview(records: dict[str, dict], scheme: str = "tied") -> pd.DataFrame:
+    """Per record: chance, the baseline, `scheme` run 0 and its mean over runs, and in how
+    many categories that mean beats the baseline."""
+    rows = {}
+    for name, result in records.items():
+        frame = table(result)
+        mean_row = next((k for k in frame.index if k.startswith(f"iminet {scheme} (mean")), f"iminet {scheme} run 0")
+        for label, row in (("chance", "chance"), ("CQT-summary baseline", "CQT-summary baseline"),
+                           (f"IMINET {scheme}, run 0", f"iminet {scheme} run 0"),
+                           (f"IMINET {scheme}, {mean_row.split('(')[-1].rstrip(')')}", mean_row)):
+            rows[(name, label)] = frame.loc[row]
+        base = frame.loc["CQT-summary baseline"].drop("mean")
+        wins = int((frame.loc[mean_row].drop("mean") > base).sum())
+        rows[(name, f"categories where the {scheme} mean beats the baseline")] = pd.Series({"mean": wins})
+    return pd.DataFrame(rows).T
 
 
 def main(argv=None) -> int:
