@@ -30,7 +30,7 @@ TORCH := torch==2.13.0
 # Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
 TINYSOUNDFONT := tinysoundfont==0.3.7
 
-.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean lab reference check-reference app default-model fetch-packages transfer-check
+.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check
 
 setup: $(VENV)/.installed
 
@@ -114,6 +114,10 @@ download: setup
 PACKAGES_DIR ?= data/packages
 TRANSFER_DIR ?= data/transfer_check
 MODELS_DIR ?= results/$(PROFILE)/$(DATASET)/seed$(SEED)
+# The FluidR3 GM sound font of the embedded data, without root (Debian/Ubuntu: apt-get download).
+fetch-soundfont: setup
+	$(PY) -c "from vocalsearch_tf.datasets.synthetic import soundfont; print(soundfont.soundfont_path())"
+
 fetch-packages: setup
 	$(PY) -m vocalsearch_tf.datasets.packaged fetch --cache "$(PACKAGES_DIR)"
 

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from vocalsearch_tf import evaluation, runs, spectra, training
+from vocalsearch_tf import augment, evaluation, runs, spectra, training
+from vocalsearch_tf.config import IMINET_CQT, AugmentationParams
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
 from vocalsearch_tf.runs import RunDirs
 
@@ -107,10 +108,16 @@ def run_fingerprint(profile, dataset: str, seed: int, dirs: RunDirs, specs: Spec
 def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Spectrograms,
                        recipe, n_runs: int, max_epochs: int | None, out_dir: Path, base_seed: int,
                        fingerprint: dict, strategy: tf.distribute.Strategy | None = None,
-                       verbose: int = 0) -> list[dict]:
+                       verbose: int = 0, augmentation: AugmentationParams | None = None,
+                       log_offset: float = IMINET_CQT.log_offset) -> list[dict]:
     """`n_runs` trainings of `build()`; each run's model (.keras), test scores (.npz) and
     result (.json: MRR per category, epochs, history) are saved as it ends. A finished run
-    is reused only when its `fingerprint` (see `run_fingerprint`) matches."""
+    is reused only when its `fingerprint` (see `run_fingerprint`) matches. With
+    `augmentation`, training and validation pairs (log-CQT) are augmented (`augment.py`)."""
+    augment_batch = None
+    if augmentation is not None:
+        def augment_batch(x, seed):
+            return augment.augment(x, seed, augmentation, log_offset)
     test_sounds, test_queries = split.test_tables()
     sound_specs = specs.of_sounds(test_sounds.sound_id)
     query_specs = specs.of_imitations(test_queries.imitation_id)
@@ -120,7 +127,7 @@ def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Sp
         datasets = {
             role: training.pair_dataset(split.pairs[role], specs.imitation_rows, specs.sound_rows,
                                         specs.imitations, specs.sounds, recipe.batch_size,
-                                        shuffle_seed=seed if role == "train" else None)
+                                        shuffle_seed=seed if role == "train" else None, augment=augment_batch)
             for role in ("train", "val")
         }
         model, history = training.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
@@ -133,7 +140,7 @@ def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Sp
                 "epochs": len(history["loss"]), "params": model.count_params(), "history": history}
 
     return training.run_many(out_dir, n_runs, run, base_seed,
-                             {**fingerprint, "max_epochs": max_epochs, "recipe": recipe},
+                             {**fingerprint, "max_epochs": max_epochs, "recipe": recipe, "augmentation": augmentation},
                              ("model_{index:02d}.keras", "scores_{index:02d}.npz"))
 
 

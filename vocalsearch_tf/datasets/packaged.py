@@ -124,10 +124,15 @@ def package_root(cache: Path, name: str) -> Path:
 
 
 def fetch_packages(cache: str | Path, packages=PACKAGES) -> dict[str, Path]:
+    """`fetch_debian` for the check's packages, refusing reserved and training ones."""
+    check_allowed(packages)
+    return fetch_debian(cache, packages)
+
+
+def fetch_debian(cache: str | Path, packages) -> dict[str, Path]:
     """Download each Debian package with `apt-get download` (no root needed) and unpack it
     with `dpkg-deb -x` under `<cache>/root/<package>/`. A package unpacked before is kept.
     Returns package -> unpacked root."""
-    check_allowed(packages)
     cache = Path(cache)
     roots = {}
     todo = [p for p in packages if not (package_root(cache, p) / ".unpacked").exists()]
@@ -135,7 +140,7 @@ def fetch_packages(cache: str | Path, packages=PACKAGES) -> dict[str, Path]:
         for tool in ("apt-get", "dpkg-deb"):
             if shutil.which(tool) is None:
                 raise PackageToolError(
-                    f"{tool} not found: the development check takes its sounds from Debian packages "
+                    f"{tool} not found: these sounds come from Debian packages "
                     f"({', '.join(todo)}); on a Debian or Ubuntu machine run `apt-get download` and "
                     f"`dpkg-deb -x <deb> {cache}/root/<package>` by hand, or unpack them there some other way")
         debs = cache / "debs"

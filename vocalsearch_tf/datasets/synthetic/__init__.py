@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vocalsearch_tf.config import Profile, get_profile
 
-GENERATOR_VERSION = "2"  # 2: imitator styles, consonants, syllables, 40 participants (issue 17)
+GENERATOR_VERSION = "2"  # 2: imitator styles, consonants, syllables, 40 participants, FluidR3 (issue 17)
 SETS = ("vocalsketch", "voxforge", "urbansound8k", "sonyc_ust", "esc50")
 
 
@@ -45,8 +45,9 @@ def _check_manifest(path: Path, expected: dict) -> dict:
 def make_synthetic(profile: str | Profile = "quick", dest: str | Path = "data/synthetic/quick",
                    seed: int = 0, workers: int = 2, sets=SETS) -> dict:
     """Generate (or complete) the embedded data sets; returns the manifest."""
-    from vocalsearch_tf.datasets.synthetic import esc50, sonyc, speech, urban, vocalsketch
+    from vocalsearch_tf.datasets.synthetic import esc50, sonyc, soundfont, speech, urban, vocalsketch
 
+    soundfont.soundfont_path()  # found or fetched once, before worker processes need it
     profile = get_profile(profile) if isinstance(profile, str) else profile
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

@@ -1,27 +1,54 @@
-"""General MIDI rendering with TinySoundFont and the TimGM6mb sound font from pretty_midi.
+"""General MIDI rendering with TinySoundFont and the FluidR3 GM sound font.
 
-TimGM6mb.sf2 (Tim Brechbill, GPL-2.0) ships inside the `pretty_midi` wheel; the
-`tinysoundfont` wheel (MIT) renders it offline, several hundred clips a second.
+FluidR3_GM.sf2 (Frank Wen, MIT licence; Debian's `fluid-soundfont-gm`) holds recorded
+samples of real instruments, closer to real recordings than a small font (issue 17: the
+embedded data's instruments were measured to teach less that carries to real sounds with
+TimGM6mb). It is read from the system (`apt-get install fluid-soundfont-gm`) or fetched
+without root into `data/packages/` (`apt-get download` + `dpkg-deb -x`), and its sha256 is
+checked, so every machine renders the same data. The `tinysoundfont` wheel (MIT) renders
+it offline, several hundred clips a second.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 DRUMS = 128  # the GM percussion bank
+PACKAGE = "fluid-soundfont-gm"
+FONT = "usr/share/sounds/sf2/FluidR3_GM.sf2"
+FONT_SHA256 = "74594e8f4250680adf590507a306655a299935343583256f3b722c48a1bc1cb0"  # Debian 3.1-5.3
+PACKAGES_DIR = Path(__file__).resolve().parents[3] / "data" / "packages"
 
 
-def soundfont_path() -> Path:
-    import pretty_midi
-
-    path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: the General MIDI sound font of pretty_midi is missing")
+@functools.lru_cache(maxsize=None)
+def _checked(path: Path) -> Path:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != FONT_SHA256:
+        raise ValueError(f"{path}: sha256 {digest} is not FluidR3_GM.sf2's {FONT_SHA256} "
+                         f"(Debian {PACKAGE} 3.1): another font would render other data")
     return path
+
+
+def soundfont_path(packages_dir: Path = PACKAGES_DIR) -> Path:
+    """FluidR3_GM.sf2, installed system-wide or fetched into `packages_dir`; checked."""
+    from vocalsearch_tf.datasets.packaged import PackageToolError, fetch_debian, package_root
+
+    for path in (Path("/") / FONT, package_root(packages_dir, PACKAGE) / FONT):
+        if path.is_file():
+            return _checked(path)
+    try:
+        root = fetch_debian(packages_dir, [PACKAGE])[PACKAGE]
+    except PackageToolError as error:
+        raise FileNotFoundError(f"FluidR3_GM.sf2 not found in /{FONT} or {packages_dir}: the embedded data "
+                                f"renders its instruments with it. Install Debian's {PACKAGE} "
+                                f"(`sudo apt-get install {PACKAGE}`) or fetch it without root "
+                                f"(`make fetch-soundfont`). {error}") from error
+    return _checked(root / FONT)
 
 
 @functools.lru_cache(maxsize=4)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocalsearch_tf.datasets.synthetic import everyday, references, voice
+from vocalsearch_tf.datasets.synthetic import everyday, references, soundfont, voice
 from vocalsearch_tf.datasets.synthetic.common import parallel_map, random_id, rng_for, write_wav
 
 CATEGORIES = ("acoustic instruments", "commercial synthesizers", "everyday sounds", "single synthesizer")
@@ -160,6 +160,7 @@ def _render_sound_and_imitations(job) -> int:
 def write(dest: Path, seed: int, per_category: dict[str, int] | None = None, workers: int = 2) -> dict:
     """Write the data set under `dest` (files that exist are kept). Returns counts."""
     dest = Path(dest)
+    soundfont.soundfont_path()  # found or fetched once, before worker processes need it
     sounds, imitations = plan(seed, per_category)
     concepts = {c.label: c for c in choose_concepts(seed, per_category)}
     jobs = [(dest, seed, concepts[label], group.to_dict("records"))
