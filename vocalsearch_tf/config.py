@@ -241,7 +241,7 @@ PROFILES: dict[str, Profile] = {
                   manocha_max_epochs=3, manocha_margins=(30.0,),
                   coarse_folds=1, coarse_max_epochs=1, coarse_tl_epochs=1),
     "quick": Profile("quick", n_runs=3, max_epochs=30, speech_clips_per_language=100,
-                     urban_clips_per_class=40, pretrain_max_epochs=15, tl_epochs=5, tl_runs=1, tl_ablation=False,
+                     urban_clips_per_class=40, pretrain_max_epochs=15, tl_epochs=4, tl_runs=1, tl_ablation=False,
                      imisound_epochs=8, language_id_learning_rate=1e-4, sonyc_ust_clips=(240, 60),
                      esc50_clips_per_class=24, esc50_seconds=2.0, manocha_clips_per_class=24,
                      manocha_max_epochs=25, manocha_margins=(30.0, 100.0),
