@@ -78,7 +78,8 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = DEF
     import keras
 
     from vocalsearch_tf import runs, spectra, training
-    from vocalsearch_tf.config import IMINET_CQT, get_profile
+    from vocalsearch_tf import augment
+    from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, get_profile
     from vocalsearch_tf.datasets.synthetic import GENERATOR_VERSION
     from vocalsearch_tf.features import ConstantQ
     from vocalsearch_tf.models.iminet import build_iminet
@@ -100,7 +101,9 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = DEF
     recipe = training.IMINET_RECIPE
     datasets = {role: training.pair_dataset(tables[role], imitation_rows, sound_rows, imitation_specs,
                                             sound_specs, recipe.batch_size,
-                                            shuffle_seed=seed if role == "train" else None)
+                                            shuffle_seed=seed if role == "train" else None,
+                                            augment=lambda x, s: augment.augment(x, s, EMBEDDED_AUGMENTATION,
+                                                                                 IMINET_CQT.log_offset))
                 for role in ("train", "val")}
 
     def build():
@@ -122,7 +125,8 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = DEF
         "pairs": {role: len(table) for role, table in tables.items()},
         "excluded_concepts": excluded,
         "input_standardisation": {"mean": mean, "variance": variance},
-        "recipe": runs.plain(recipe), "epochs": len(history["loss"]), "best_epoch": best + 1,
+        "recipe": runs.plain(recipe), "augmentation": runs.plain(EMBEDDED_AUGMENTATION),
+        "epochs": len(history["loss"]), "best_epoch": best + 1,
         "val_loss": history["val_loss"][best], "val_accuracy": history.get("val_accuracy", [None])[best],
         "held_out": held_out_mrr(shipped, data_dir),
         "file_bytes": out.stat().st_size, "package_version": runs.fingerprint()["package_version"],
