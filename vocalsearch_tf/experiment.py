@@ -118,6 +118,9 @@ def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Sp
     if augmentation is not None:
         def augment_batch(x, seed):
             return augment.augment(x, seed, augmentation, log_offset)
+
+        if hasattr(recipe, "start_from_epoch"):
+            recipe = dataclasses.replace(recipe, start_from_epoch=augmentation.early_stopping_from)
     test_sounds, test_queries = split.test_tables()
     sound_specs = specs.of_sounds(test_sounds.sound_id)
     query_specs = specs.of_imitations(test_queries.imitation_id)

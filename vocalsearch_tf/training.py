@@ -33,13 +33,14 @@ class AdamRecipe:
     batch_size: int = 128
     patience: int = 5  # early stopping on validation loss; the best weights are restored
     max_epochs: int = 200  # a safety cap: early stopping ends training well before
+    start_from_epoch: int = 0  # epochs before early stopping may act (the paper: from the first)
 
     def optimizer(self):
         return keras.optimizers.Adam(self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
 
     def callbacks(self):
         return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
-                                              restore_best_weights=True)]
+                                              restore_best_weights=True, start_from_epoch=self.start_from_epoch)]
 
 
 IMINET_RECIPE = AdamRecipe()

@@ -18,6 +18,7 @@ The model card beside the `.keras` file records the data, the training and the h
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -98,7 +99,7 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = DEF
     training.set_seed(seed)
     sound_rows = {sid: k for k, sid in enumerate(sounds.sound_id)}
     imitation_rows = {iid: k for k, iid in enumerate(imitations.imitation_id)}
-    recipe = training.IMINET_RECIPE
+    recipe = dataclasses.replace(training.IMINET_RECIPE, start_from_epoch=EMBEDDED_AUGMENTATION.early_stopping_from)
     datasets = {role: training.pair_dataset(tables[role], imitation_rows, sound_rows, imitation_specs,
                                             sound_specs, recipe.batch_size,
                                             shuffle_seed=seed if role == "train" else None,
