@@ -32,26 +32,25 @@ def _chance(seed, batch, probability):
     return tf.cast(_uniform(seed, [batch], 0.0, 1.0) < probability, tf.float32)
 
 
+def _shift(x, shifts, axis: int):
+    """Move each example `shifts[b]` steps up `axis` (down if negative), filling the
+    vacated steps with the floor value of `x`."""
+    size = tf.shape(x)[axis]
+    source = tf.range(size)[tf.newaxis, :] - shifts[:, tf.newaxis]  # (batch, size)
+    inside = (source >= 0) & (source < size)
+    shifted = tf.gather(x, tf.clip_by_value(source, 0, size - 1), axis=axis, batch_dims=1)
+    mask = inside[:, :, tf.newaxis, tf.newaxis] if axis == 1 else inside[:, tf.newaxis, :, tf.newaxis]
+    return tf.where(mask, shifted, tf.reduce_min(x))
+
+
 def pitch_shift(x, shifts):
-    """Shift each example's bins by an integer `shifts[b]` (up = positive), filling with
-    the floor value of `x`."""
-    bins = tf.shape(x)[1]
-    floor = tf.reduce_min(x)
-    source = tf.range(bins)[tf.newaxis, :] - shifts[:, tf.newaxis]  # (batch, bins)
-    inside = (source >= 0) & (source < bins)
-    shifted = tf.gather(x, tf.clip_by_value(source, 0, bins - 1), axis=1, batch_dims=1)
-    return tf.where(inside[:, :, tf.newaxis, tf.newaxis], shifted, floor)
+    """Shift each example's bins by an integer `shifts[b]` (up = positive)."""
+    return _shift(x, shifts, axis=1)
 
 
 def time_shift(x, shifts):
-    """Move each example's frames later by `shifts[b]` (earlier if negative), the vacated
-    frames at the floor value of `x`."""
-    frames = tf.shape(x)[2]
-    floor = tf.reduce_min(x)
-    source = tf.range(frames)[tf.newaxis, :] - shifts[:, tf.newaxis]
-    inside = (source >= 0) & (source < frames)
-    shifted = tf.gather(x, tf.clip_by_value(source, 0, frames - 1), axis=2, batch_dims=1)
-    return tf.where(inside[:, tf.newaxis, :, tf.newaxis], shifted, floor)
+    """Move each example's frames later by `shifts[b]` (earlier if negative)."""
+    return _shift(x, shifts, axis=2)
 
 
 def time_stretch(x, rates):

@@ -32,6 +32,7 @@ import pandas as pd
 
 from vocalsearch_tf import metrics, runs, training
 from vocalsearch_tf.datasets.pairs import make_pairs
+from vocalsearch_tf.experiment import Split
 
 N_FOLDS = 10
 TRAIN_SHARE = 0.7  # TASLP VI-A: 7 of each sound's 10 imitations train, 3 validate
@@ -70,18 +71,11 @@ def qbv_folds(splits_dir: str | Path, sounds: pd.DataFrame, imitations: pd.DataF
 
 
 @dataclass
-class Fold:
+class Fold(Split):
     """One fold: references with `split` ('train' or 'test'), imitations with `role`
     ('train', 'val' or 'test'), and the training and validation pair tables."""
 
-    index: int
-    sounds: pd.DataFrame
-    imitations: pd.DataFrame
-    pairs: dict[str, pd.DataFrame]
-
-    def test_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        return (self.sounds[self.sounds.split == "test"].reset_index(drop=True),
-                self.imitations[self.imitations.role == "test"].reset_index(drop=True))
+    index: int = 0
 
     def train_imitation_ids(self) -> np.ndarray:
         return self.imitations.imitation_id[self.imitations.role == "train"].to_numpy()
@@ -103,7 +97,7 @@ def make_fold(sounds: pd.DataFrame, imitations: pd.DataFrame, folds: pd.Series, 
         role[order[n_train:]] = "val"
     imitations = imitations.assign(role=role)
     pairs = {r: make_pairs(imitations, sounds, r, seed * 100 + index) for r in ("train", "val")}
-    return Fold(index, sounds, imitations, pairs)
+    return Fold(sounds, imitations, pairs, index=index)
 
 
 def make_folds(sounds, imitations, folds: pd.Series, count: int, seed: int = 0) -> list[Fold]:

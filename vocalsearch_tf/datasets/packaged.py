@@ -46,15 +46,8 @@ import pandas as pd
 from vocalsearch_tf import audio
 from vocalsearch_tf.datasets import imitators
 from vocalsearch_tf.datasets.synthetic.common import random_id, rng_for, write_wav
+from vocalsearch_tf.datasets.synthetic.vocalsketch import CATEGORIES, IMITATION_COLUMNS, SOUND_COLUMNS
 
-CATEGORIES = ("acoustic instruments", "commercial synthesizers", "everyday sounds", "single synthesizer")
-SOUND_COLUMNS = ["id", "filename", "sound_label", "sound_label_id", "audio_concept_subset"]
-IMITATION_COLUMNS = [
-    "id", "filename", "stimulus_type", "included", "draft", "training", "participant_id",
-    "satisfaction", "sound_label", "sound_label_id", "sound_recording", "sound_recording_id",
-    "audio_concept_subset", "participants_sound_recording_description",
-    "participants_sound_recording_description_confidence", "description_match",
-]
 SOUNDS_PER_CATEGORY = 10
 IMITATIONS_PER_SOUND = 10
 RATE = 44_100
