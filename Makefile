@@ -22,6 +22,8 @@ REAL_DATA := --param VOXFORGE_DIR "$(abspath $(VOXFORGE_DIR))" --param URBANSOUN
 endif
 # some notebooks only, e.g. ONLY="03 05" (their inputs must exist)
 ONLY ?=
+# notebooks run at once where one does not need the other's results (1: one at a time, in order)
+JOBS ?= 2
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # GPU=1: TensorFlow with CUDA in place of the CPU build
 GPU ?=
@@ -60,7 +62,7 @@ $(VENV)/.installed-app: $(VENV)/.installed
 # results/<profile>/<dataset>/seed<seed>/notebooks/; wall times are printed at the end.
 reproduce: setup
 	$(PY) -m vocalsearch_tf.reproduce --profile $(PROFILE) --dataset $(DATASET) \
-	  --data-dir "$(abspath $(DATA_DIR))" --seed $(SEED) $(REAL_DATA) $(if $(ONLY),--only $(ONLY))
+	  --data-dir "$(abspath $(DATA_DIR))" --seed $(SEED) --jobs $(JOBS) $(REAL_DATA) $(if $(ONLY),--only $(ONLY))
 
 # Compare this run's tables with the committed reference / make this run the reference.
 check-reference: setup

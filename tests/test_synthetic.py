@@ -171,3 +171,22 @@ def test_full_vocalsketch_set_is_hard_but_learnable(tmp_path):
         ranks = metrics.target_ranks(scores, imitations.sound_recording[queries].map(column).to_numpy())
         mrr, chance = metrics.mean_reciprocal_rank(ranks), metrics.chance_mrr(len(members))
         assert 1.5 * chance < mrr < 0.6, (category, mrr, chance)
+
+
+def test_processes_asking_for_the_same_folder_at_once_write_each_set_once(tiny, tmp_path):
+    """`make reproduce` runs two notebooks at once, and both may ask for data in one folder:
+    the second waits for the first, then finds the files written and the manifest whole."""
+    import multiprocessing
+
+    dest = tmp_path / "shared"
+    spawn = multiprocessing.get_context("spawn")
+    processes = [spawn.Process(target=make_synthetic, args=(TINY, dest), kwargs={"seed": 3, "workers": 1, "sets": sets})
+                 for sets in (["voxforge"], ["urbansound8k"], ["urbansound8k", "voxforge"])]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+    assert [p.exitcode for p in processes] == [0, 0, 0]
+    expected = {k: v for k, v in digest(tiny).items() if k.split("/")[0] in ("voxforge", "urbansound8k")}
+    assert {k: v for k, v in digest(dest).items() if k != ".lock"} == expected
+    assert set(json.loads((dest / "manifest.json").read_text())["sets"]) == {"voxforge", "urbansound8k"}

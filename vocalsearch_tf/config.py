@@ -188,6 +188,9 @@ class Profile:
     max_epochs: int | None  # cap on early-stopped training; None = no cap
     speech_clips_per_language: int  # TASLP V-A: 8000 from distinct speakers
     urban_clips_per_class: int  # UrbanSound8K has 8732 clips in all; ~870 per class
+    # test folds of UrbanSound8K's 10-fold cross-validation trained (the first ones); the
+    # transferred tower trains for the median of their best epoch counts
+    urban_folds: int = 10
     # sounds per VocalSketch category in the embedded set; None = all (40/40/120/40)
     vocalsketch_sounds: dict[str, int] | None = None
     pretrain_max_epochs: int | None = None  # tower pretraining (early-stopped); None = no cap
@@ -237,14 +240,14 @@ CI_VOCALSKETCH = {"acoustic instruments": 4, "commercial synthesizers": 4,
 # there (1680 pairs), so its runs and epochs are cut hardest; `paper` is meant for a GPU.
 PROFILES: dict[str, Profile] = {
     "ci": Profile("ci", n_runs=1, max_epochs=2, speech_clips_per_language=6,
-                  urban_clips_per_class=10, vocalsketch_sounds=CI_VOCALSKETCH,
+                  urban_clips_per_class=10, urban_folds=2, vocalsketch_sounds=CI_VOCALSKETCH,
                   pretrain_max_epochs=1, tl_epochs=1, tl_runs=1, imisound_epochs=1,
                   language_id_learning_rate=1e-4, sonyc_ust_clips=(24, 8),
                   esc50_clips_per_class=4, esc50_seconds=2.0, manocha_clips_per_class=4,
                   manocha_max_epochs=3, manocha_margins=(30.0,),
                   coarse_folds=1, coarse_max_epochs=1, coarse_tl_epochs=1),
     "quick": Profile("quick", n_runs=3, max_epochs=30, speech_clips_per_language=100,
-                     urban_clips_per_class=40, pretrain_max_epochs=15, tl_epochs=4, tl_runs=1, tl_ablation=False,
+                     urban_clips_per_class=40, urban_folds=4, pretrain_max_epochs=15, tl_epochs=4, tl_runs=1, tl_ablation=False,
                      imisound_epochs=8, language_id_learning_rate=1e-4, sonyc_ust_clips=(240, 60),
                      esc50_clips_per_class=24, esc50_seconds=2.0, manocha_clips_per_class=24,
                      manocha_max_epochs=25, manocha_margins=(30.0, 100.0),

@@ -45,7 +45,7 @@ def spectrograms(paths, layer, cache_dir: str | Path | None = None, batch: int =
     result = np.concatenate(parts) if parts else np.zeros((0, *layer.params.shape, 1), np.float32)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".part.npy")
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.part.npy")  # notebooks may run at once
         np.save(tmp, result)
         os.replace(tmp, cache)
     return result
@@ -80,7 +80,7 @@ def full_length_spectrograms(paths, layer, cache_dir: str | Path | None = None, 
             result[k] = spectra[row, :, :1 + (len(clips[k]) - 1) // hop]
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".part.npz")
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.part.npz")
         bounds = np.cumsum([r.shape[1] for r in result])[:-1]
         np.savez(tmp, frames=np.concatenate(result, axis=1) if result else np.zeros((0, 0)), bounds=bounds)
         os.replace(tmp, cache)

@@ -11,13 +11,16 @@
 
 Everything is determined by the seed. Files that exist are kept, so an interrupted run
 resumes; a manifest written by another seed, profile or generator version is an error
-rather than a silent mix.
+rather than a silent mix. One process writes a folder at a time (a lock file): notebooks
+that run at once and need the same set wait for it instead of writing it twice.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from vocalsearch_tf.config import Profile, get_profile
@@ -42,15 +45,32 @@ def _check_manifest(path: Path, expected: dict) -> dict:
     return manifest
 
 
+@contextmanager
+def _locked(folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def make_synthetic(profile: str | Profile = "quick", dest: str | Path = "data/synthetic/quick",
                    seed: int = 0, workers: int = 2, sets=SETS) -> dict:
     """Generate (or complete) the embedded data sets; returns the manifest."""
-    from vocalsearch_tf.datasets.synthetic import esc50, sonyc, soundfont, speech, urban, vocalsketch
+    from vocalsearch_tf.datasets.synthetic import soundfont
 
     soundfont.soundfont_path()  # found or fetched once, before worker processes need it
     profile = get_profile(profile) if isinstance(profile, str) else profile
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    with _locked(dest):
+        return _make(profile, dest, seed, workers, sets)
+
+
+def _make(profile: Profile, dest: Path, seed: int, workers: int, sets) -> dict:
+    from vocalsearch_tf.datasets.synthetic import esc50, sonyc, speech, urban, vocalsketch
+
     manifest_path = dest / "manifest.json"
     manifest = _check_manifest(manifest_path, {"generator_version": GENERATOR_VERSION, "seed": seed,
                                                "profile": profile.name})
