@@ -100,7 +100,7 @@ notebook-test: $(VENV)/.installed-test
 	$(PY) -m pytest tests/test_reproduce.py -m reproduce
 
 bench: $(VENV)/.installed-test
-	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py benchmarks/presence_retrieval.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py benchmarks/presence_retrieval.py benchmarks/augmentation.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 # The embedded data alone (the notebooks also make it on first use).
 synthetic: setup

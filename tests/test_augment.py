@@ -16,18 +16,26 @@ def test_pitch_shift_moves_bins_and_fills_the_floor():
     assert np.all(out[1] == FLOOR)  # shifted below the lowest bin: gone
 
 
-def test_time_shift_delays_or_advances_with_the_floor_behind():
-    x = np.arange(1, 7, dtype=np.float32)[np.newaxis, np.newaxis, :, np.newaxis].repeat(2, axis=0)
-    out = augment.time_shift(tf.constant(x), tf.constant([2, -1])).numpy()[:, 0, :, 0]
-    np.testing.assert_allclose(out[0], [1, 1, 1, 2, 3, 4])  # floor (the minimum, 1), then the start
-    np.testing.assert_allclose(out[1], [2, 3, 4, 5, 6, 1])
+def test_time_shift_delays_or_advances_with_silence_behind():
+    power = np.arange(1, 7, dtype=np.float32)[np.newaxis, np.newaxis, :, np.newaxis].repeat(2, axis=0)
+    out = augment.time_shift(tf.constant(power), tf.constant([2, -1])).numpy()[:, 0, :, 0]
+    np.testing.assert_allclose(out[0], [0, 0, 1, 2, 3, 4])
+    np.testing.assert_allclose(out[1], [2, 3, 4, 5, 6, 0])
 
 
-def test_time_stretch_reads_frames_at_the_rate():
-    x = np.arange(8, dtype=np.float32)[np.newaxis, np.newaxis, :, np.newaxis]
-    out = augment.time_stretch(tf.constant(x), tf.constant([2.0])).numpy()[0, 0, :, 0]
-    np.testing.assert_allclose(out[:4], [0, 2, 4, 6])
-    assert np.all(out[4:] == 0.0)  # past the end: the floor (here the minimum, 0)
+def test_time_stretch_reads_frames_at_the_rate_and_interpolates():
+    power = np.arange(1, 9, dtype=np.float32)[np.newaxis, np.newaxis, :, np.newaxis].repeat(2, axis=0)
+    out = augment.time_stretch(tf.constant(power), tf.constant([2.0, 0.5])).numpy()[:, 0, :, 0]
+    np.testing.assert_allclose(out[0], [1, 3, 5, 7, 0, 0, 0, 0])  # past the end: silence
+    np.testing.assert_allclose(out[1], [1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5])
+
+
+def test_one_warp_shifts_then_stretches_each_example_its_own_way():
+    power = np.arange(1, 9, dtype=np.float32)[np.newaxis, np.newaxis, :, np.newaxis].repeat(2, axis=0)
+    matrix = augment.warp_matrix(8, tf.constant([1, 0]), tf.constant([2.0, 1.0]))
+    out = augment.along_time(tf.constant(power), matrix).numpy()[:, 0, :, 0]
+    np.testing.assert_allclose(out[0], [0, 1, 3, 5, 7, 0, 0, 0])
+    np.testing.assert_allclose(out[1], power[1, 0, :, 0])  # no shift, rate 1: unchanged
 
 
 def test_reverberation_keeps_energy_and_adds_a_tail():

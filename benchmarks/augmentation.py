@@ -1,0 +1,69 @@
+"""Augmentation cost against the training step it feeds.
+
+One batch of 128 IMINET pairs (log-CQT, 72 x 129): the time of one training step of tied
+IMINET (forward, backward, Adam update) and the time to augment both sides of the batch
+(`augment.augment`, as the pair pipeline does), for the embedded data's light setting
+and for every operation on. Both are measured in the same run, on the same CPU, and the
+median of several repetitions is kept. Writes results/benchmarks/augmentation.json with
+the ratios the targets are stated in:
+  light augmentation of a batch <= 15 % of a training step; all operations <= 30 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from timing import median_seconds
+from vocalsearch_tf import augment
+from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, AugmentationParams
+from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
+
+OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "augmentation.json"
+TARGETS = {"light": 0.15, "all operations": 0.30}
+
+
+def main(batch: int = 128, repetitions: int = 7, out: Path = OUT) -> dict:
+    rng = np.random.default_rng(0)
+    imitations, recordings = (tf.constant(rng.normal(-8, 3, (batch, *INPUT_SHAPE)).astype(np.float32)) for _ in range(2))
+    labels = tf.constant(rng.integers(0, 2, (batch, 1)).astype(np.float32))
+
+    model = build_iminet("tied")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    step = lambda: model.train_on_batch([imitations, recordings], labels)
+    timings = {"training step": median_seconds(step, repetitions)}
+    for name, params in {"light": EMBEDDED_AUGMENTATION, "all operations": AugmentationParams()}.items():
+        both_sides = tf.function(lambda seed, params=params: (
+            augment.augment(imitations, tf.stack([seed, 0]), params, IMINET_CQT.log_offset),
+            augment.augment(recordings, tf.stack([seed, 1]), params, IMINET_CQT.log_offset)))
+        draws = iter(range(10 ** 6))
+        timings[name] = median_seconds(lambda: [t.numpy() for t in both_sides(tf.constant(next(draws)))], repetitions)
+
+    ratios = {name: timings[name] / timings["training step"] for name in TARGETS}
+    result = {
+        "what": f"one batch of {batch} IMINET pairs: augmenting both sides vs a tied IMINET training step, "
+                f"median of {repetitions}",
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": len(os.sched_getaffinity(0))},
+        "seconds": timings,
+        "augmentation_per_training_step": ratios,
+        "targets": {name: f"<= {limit}" for name, limit in TARGETS.items()},
+        "met": {name: ratios[name] <= limit for name, limit in TARGETS.items()},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repetitions", type=int, default=7)
+    args = parser.parse_args()
+    print(json.dumps(main(args.batch, args.repetitions), indent=2))
