@@ -238,7 +238,8 @@ CI_VOCALSKETCH = {"acoustic instruments": 4, "commercial synthesizers": 4,
 
 # `quick` is sized for `make reproduce` in 30 min on a 2-core CPU: TL-IMINET's imitation
 # tower costs ~40 s an epoch there (1680 pairs), so its runs and epochs are cut hardest;
-# augmented IMINET runs ~2 min each, 2 per configuration. `paper` is meant for a GPU.
+# augmented IMINET runs ~2 min each, 2 per configuration of at most 25 epochs. `paper` is
+# meant for a GPU.
 PROFILES: dict[str, Profile] = {
     "ci": Profile("ci", n_runs=1, max_epochs=2, speech_clips_per_language=6,
                   urban_clips_per_class=10, urban_folds=2, vocalsketch_sounds=CI_VOCALSKETCH,
@@ -247,13 +248,13 @@ PROFILES: dict[str, Profile] = {
                   esc50_clips_per_class=4, esc50_seconds=2.0, manocha_clips_per_class=4,
                   manocha_max_epochs=3, manocha_margins=(30.0,),
                   coarse_folds=1, coarse_max_epochs=1, coarse_tl_epochs=1),
-    "quick": Profile("quick", n_runs=2, max_epochs=30, speech_clips_per_language=100,
-                     urban_clips_per_class=40, urban_folds=4, pretrain_max_epochs=15, tl_epochs=4, tl_runs=1, tl_ablation=False,
+    "quick": Profile("quick", n_runs=2, max_epochs=25, speech_clips_per_language=100,
+                     urban_clips_per_class=40, urban_folds=4, pretrain_max_epochs=15, tl_epochs=3, tl_runs=1, tl_ablation=False,
                      imisound_epochs=8, language_id_learning_rate=1e-4, sonyc_ust_clips=(240, 60),
                      esc50_clips_per_class=24, esc50_seconds=2.0, manocha_clips_per_class=24,
-                     manocha_max_epochs=25, manocha_margins=(30.0, 100.0),
-                     # 80 references (8 per test fold), 2 of 10 folds: notebook 09 in ~5 min
-                     vimsketch_sounds={c: 20 for c in CI_VOCALSKETCH}, coarse_folds=2,
+                     manocha_max_epochs=25, manocha_margins=(30.0,),
+                     # 80 references (8 per test fold), 1 of 10 folds: notebook 09 in ~2 min
+                     vimsketch_sounds={c: 20 for c in CI_VOCALSKETCH}, coarse_folds=1,
                      coarse_max_epochs=5, coarse_tl_epochs=1),
     "paper": Profile("paper", n_runs=10, max_epochs=None, speech_clips_per_language=8000,
                      urban_clips_per_class=873, pretrain_max_epochs=None, tl_epochs=30,

@@ -101,6 +101,8 @@ def pair_dataset(pairs: pd.DataFrame, imitation_rows: dict, sound_rows: dict,
             lambda batch, seed: ((augment(tf.gather(imitations, batch[0]), tf.stack([seed, 0])),
                                   augment(tf.gather(sounds, batch[1]), tf.stack([seed, 1]))), batch[2]),
             num_parallel_calls=tf.data.AUTOTUNE)
+        if shuffle_seed is None:
+            ds = ds.cache()  # the same draws every epoch: made once, kept in memory
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
