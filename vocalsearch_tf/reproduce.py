@@ -9,9 +9,10 @@ Executed copies land in `results/<profile>/<dataset>/seed<seed>/notebooks/`. Eac
 reuses the finished runs whose fingerprints still match, so a second call is fast. The
 wall time of every notebook is printed at the end, also when one fails.
 
-Running two notebooks at once changes no result (training is deterministic under load);
-on 2 cores it shortens the quick profile by about a fifth, as one notebook's single-
-threaded stretches (data, spectrograms, plots) and the other's training share the cores.
+Running two notebooks at once changes no result: each keeps its own TensorFlow threads and
+training is deterministic under load. It gains most where one notebook waits on single-
+threaded work (data, spectrograms, plots) while the other trains; two trainings at once on
+2 cores each run about half as fast, so there the gain is small.
 """
 
 from __future__ import annotations
