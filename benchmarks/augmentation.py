@@ -5,8 +5,10 @@ IMINET (forward, backward, Adam update) and the time to augment both sides of th
 (`augment.augment`, as the pair pipeline does), for the embedded data's light setting
 and for every operation on. Both are measured in the same run, on the same CPU, and the
 median of several repetitions is kept. Writes results/benchmarks/augmentation.json with
-the ratios the targets are stated in:
-  light augmentation of a batch <= 15 % of a training step; all operations <= 30 %.
+both ratios to the training step, and the target stated as a ratio:
+  every operation on (adding stretch, reverberation and noise) <= 1.5x the light setting.
+(Before the time operations became one batched matmul each, it was about 8x: 103 ms
+against 12.6 ms a side, measured on the 2-core development machine.)
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, Augmentatio
 from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "augmentation.json"
-TARGETS = {"light": 0.15, "all operations": 0.30}
+TARGET = 1.5  # all operations / light
 
 
 def main(batch: int = 128, repetitions: int = 7, out: Path = OUT) -> dict:
@@ -46,15 +48,17 @@ def main(batch: int = 128, repetitions: int = 7, out: Path = OUT) -> dict:
         draws = iter(range(10 ** 6))
         timings[name] = median_seconds(lambda: [t.numpy() for t in both_sides(tf.constant(next(draws)))], repetitions)
 
-    ratios = {name: timings[name] / timings["training step"] for name in TARGETS}
+    ratios = {name: timings[name] / timings["training step"] for name in ("light", "all operations")}
+    all_per_light = timings["all operations"] / timings["light"]
     result = {
         "what": f"one batch of {batch} IMINET pairs: augmenting both sides vs a tied IMINET training step, "
                 f"median of {repetitions}",
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": len(os.sched_getaffinity(0))},
         "seconds": timings,
         "augmentation_per_training_step": ratios,
-        "targets": {name: f"<= {limit}" for name, limit in TARGETS.items()},
-        "met": {name: ratios[name] <= limit for name, limit in TARGETS.items()},
+        "all_operations_per_light": all_per_light,
+        "targets": {"all_operations_per_light": f"<= {TARGET}"},
+        "met": {"all_operations_per_light": all_per_light <= TARGET},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
