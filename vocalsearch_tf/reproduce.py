@@ -108,16 +108,15 @@ def run_all(profile: str, dataset: str, data_dir: str, seed: int, parameters: di
                 finished, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for future in finished:
                     name = futures.pop(future)
-                    timings[paths[name].name] = time.perf_counter() - started[name]
-                    error = future.result()
-                    if error is None:
-                        print(f"   {paths[name].name}: {timings[paths[name].name]:.0f} s", flush=True)
-                    else:
-                        failures.append(f"{paths[name].name}: {error}")
-                        waiting = ", ".join(paths[n].name for n in futures.values())
-                        print(f"   {paths[name].name} failed{'; waiting for ' + waiting if waiting else ''}",
-                              flush=True)
                     done.add(name)
+                    label, error = paths[name].name, future.result()
+                    timings[label] = time.perf_counter() - started[name]
+                    if error is None:
+                        print(f"   {label}: {timings[label]:.0f} s", flush=True)
+                    else:
+                        failures.append(f"{label}: {error}")
+                        waiting = ", ".join(paths[n].name for n in futures.values())
+                        print(f"   {label} failed{'; waiting for ' + waiting if waiting else ''}", flush=True)
         finally:
             print(timing_table(timings, time.perf_counter() - begin), flush=True)
     if failures:

@@ -59,9 +59,6 @@ def _locked(folder: Path):
 def make_synthetic(profile: str | Profile = "quick", dest: str | Path = "data/synthetic/quick",
                    seed: int = 0, workers: int = 2, sets=SETS) -> dict:
     """Generate (or complete) the embedded data sets; returns the manifest."""
-    from vocalsearch_tf.datasets.synthetic import soundfont
-
-    soundfont.soundfont_path()  # found or fetched once, before worker processes need it
     profile = get_profile(profile) if isinstance(profile, str) else profile
     dest = Path(dest)
     with _locked(dest):
@@ -69,8 +66,9 @@ def make_synthetic(profile: str | Profile = "quick", dest: str | Path = "data/sy
 
 
 def _make(profile: Profile, dest: Path, seed: int, workers: int, sets) -> dict:
-    from vocalsearch_tf.datasets.synthetic import esc50, sonyc, speech, urban, vocalsketch
+    from vocalsearch_tf.datasets.synthetic import esc50, sonyc, soundfont, speech, urban, vocalsketch
 
+    soundfont.soundfont_path()  # found or fetched once (under the lock), before worker processes need it
     manifest_path = dest / "manifest.json"
     manifest = _check_manifest(manifest_path, {"generator_version": GENERATOR_VERSION, "seed": seed,
                                                "profile": profile.name})
