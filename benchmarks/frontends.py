@@ -16,10 +16,10 @@ from pathlib import Path
 import librosa
 import numpy as np
 import tensorflow as tf
-
 from timing import median_seconds
+
 from vocalsearch_tf.config import IMINET_CQT
-from vocalsearch_tf.features import ConstantQ
+from vocalsearch_tf.signal.features import ConstantQ
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "frontends.json"
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-
 from timing import median_seconds
+
 from vocalsearch_tf.models.fan2020 import VARIANTS, PresenceRetriever, build_fan, pairwise_probabilities
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "presence_retrieval.json"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
-
 from timing import median_seconds
+
+from vocalsearch_tf.evaluation.retrieval import Retriever, pairwise_scores
 from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
-from vocalsearch_tf.retrieval import Retriever, pairwise_scores
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "retrieval.json"
 

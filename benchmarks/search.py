@@ -45,6 +45,7 @@ tf.config.threading.set_intra_op_parallelism_threads(CORES)
 tf.config.threading.set_inter_op_parallelism_threads(CORES)
 
 from timing import median_seconds  # noqa: E402
+
 from vocalsearch_tf.search import engine  # noqa: E402
 from vocalsearch_tf.search.config import WINDOWS  # noqa: E402
 from vocalsearch_tf.search.index import LibraryIndex, model_record, window_starts, write_generation  # noqa: E402
@@ -93,8 +94,8 @@ def naive_seconds_per_window(scorer, query: np.ndarray, subset: int, rng: np.ran
     import keras
 
     from vocalsearch_tf.config import IMINET_CQT
-    from vocalsearch_tf.features import ConstantQ
-    from vocalsearch_tf.retrieval import pairwise_scores
+    from vocalsearch_tf.evaluation.retrieval import pairwise_scores
+    from vocalsearch_tf.signal.features import ConstantQ
 
     model = keras.models.load_model(DEFAULT_MODEL_FILE, compile=False)
     front = ConstantQ(IMINET_CQT)

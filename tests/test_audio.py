@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalsearch_tf import audio
+from vocalsearch_tf.signal import audio
 
 
 def tone(rate, seconds=0.5, freq=440.0):

@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from vocalsearch_tf import augment, training
 from vocalsearch_tf.config import IMINET_CQT, AugmentationParams
+from vocalsearch_tf.signal import augment
+from vocalsearch_tf.training import recipes
 
 FLOOR = float(np.log(IMINET_CQT.log_offset))
 
@@ -73,7 +74,7 @@ def test_pair_dataset_augments_each_epoch_differently_but_repeatably():
     rows = {i: i for i in range(6)}
 
     def epochs(seed):
-        ds = training.pair_dataset(pairs, rows, rows, specs, specs, 6, shuffle_seed=seed,
+        ds = recipes.pair_dataset(pairs, rows, rows, specs, specs, 6, shuffle_seed=seed,
                                    augment=lambda x, s: augment.augment(x, s, AugmentationParams(),
                                                                         IMINET_CQT.log_offset))
         return [next(iter(ds))[0][0].numpy() for _ in range(2)]
@@ -87,7 +88,7 @@ def test_pair_dataset_augments_each_epoch_differently_but_repeatably():
 def test_validation_batches_get_the_same_draws_every_epoch():
     specs = np.random.default_rng(4).normal(-4, 2, (1, 72, 20, 1)).astype(np.float32)
     pairs = pd.DataFrame({"imitation_id": [0] * 4, "sound_id": [0] * 4, "label": [1.0] * 4})
-    ds = training.pair_dataset(pairs, {0: 0}, {0: 0}, specs, specs, 4, shuffle_seed=None,
+    ds = recipes.pair_dataset(pairs, {0: 0}, {0: 0}, specs, specs, 4, shuffle_seed=None,
                                augment=lambda x, s: augment.augment(x, s, AugmentationParams(),
                                                                     IMINET_CQT.log_offset))
     first, second = (next(iter(ds))[0][0].numpy() for _ in range(2))

@@ -29,7 +29,7 @@ def test_profiles(monkeypatch):
 
 
 def test_language_id_learning_rate_per_profile():
-    from vocalsearch_tf.pretrain import language_id_recipe
+    from vocalsearch_tf.training.pretrain import language_id_recipe
 
     get_profile = config.get_profile
     assert language_id_recipe(get_profile("paper")).learning_rate == 1e-3

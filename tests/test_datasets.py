@@ -2,7 +2,6 @@
 
 import csv
 import hashlib
-import io
 import shutil
 import tarfile
 import zipfile
@@ -13,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
 
+from tests.local_http import serving
 from vocalsearch_tf.config import Profile
 from vocalsearch_tf.datasets import download as dl
 from vocalsearch_tf.datasets.common import DatasetMissingError
@@ -23,7 +22,6 @@ from vocalsearch_tf.datasets.synthetic import make_synthetic
 from vocalsearch_tf.datasets.urbansound8k import load_urbansound8k
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch, select_imitations
 from vocalsearch_tf.datasets.voxforge import load_voxforge
-from tests.local_http import serving
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "vocalsketch"
 TINY = Profile("tiny", n_runs=1, max_epochs=1, speech_clips_per_language=3, urban_clips_per_class=2,

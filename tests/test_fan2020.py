@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vocalsearch_tf import metrics
 from vocalsearch_tf.config import RECORDING_LOGMEL
+from vocalsearch_tf.evaluation import metrics
 from vocalsearch_tf.models import fan2020 as F
 
 #            engine mach. non-m. saw alert music voice dog

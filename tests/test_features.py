@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vocalsearch_tf.config import IMINET_CQT, IMITATION_LOGMEL, RECORDING_LOGMEL
-from vocalsearch_tf.features import ConstantQ, LogMel
+from vocalsearch_tf.signal.features import ConstantQ, LogMel
 
 INTERIOR = slice(8, -8)  # frames whose analysis windows lie inside the clip
 

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vocalsearch_tf import evaluation, metrics, training
-from vocalsearch_tf.evaluation import CategoryScores
+from vocalsearch_tf.evaluation import metrics, scoring
+from vocalsearch_tf.evaluation.retrieval import Retriever, pairwise_scores, towers
+from vocalsearch_tf.evaluation.scoring import CategoryScores
 from vocalsearch_tf.models.iminet import build_iminet
-from vocalsearch_tf.retrieval import Retriever, pairwise_scores, towers
+from vocalsearch_tf.training import recipes, runs
 
 # hand-computed: conv k*k*in*out + out; dense in*out + out
 CONV = [3 * 3 * 1 * 12 + 12, 3 * 3 * 12 * 12 + 12, 3 * 3 * 12 * 6 + 6, 3 * 3 * 6 * 6 + 6]  # 120 1308 654 330
@@ -103,7 +104,7 @@ def systems():
 
 def test_fusion_is_the_product_of_likelihoods():
     a, b = systems()
-    fused = evaluation.fuse(a, b)["AI"]
+    fused = scoring.fuse(a, b)["AI"]
     np.testing.assert_allclose(np.exp(fused.scores), [[0.09, 0.10], [0.25, 0.24]])
     # alone, a ranks query 2's target second; b ranks query 1's target second; fused: 1/2 + 1/2
     assert a["AI"].mrr() == 0.75 and b["AI"].mrr() == 0.75 and fused.mrr() == pytest.approx(0.5 * (0.5 + 0.5))
@@ -138,19 +139,19 @@ def test_fusion_refuses_mismatched_queries():
     a, b = systems()
     b["AI"].query_ids = np.array([1, 3])
     with pytest.raises(ValueError, match="different queries"):
-        evaluation.fuse(a, b)
+        scoring.fuse(a, b)
 
 
 def test_scores_round_trip(tmp_path):
     a, _ = systems()
-    evaluation.save_scores(tmp_path / "s.npz", a)
-    back = evaluation.load_scores(tmp_path / "s.npz")
+    scoring.save_scores(tmp_path / "s.npz", a)
+    back = scoring.load_scores(tmp_path / "s.npz")
     np.testing.assert_array_equal(back["AI"].scores, a["AI"].scores)
     assert back["AI"].mrr() == a["AI"].mrr()
 
 
 def test_summary_table_mean_and_sample_std():
-    table = evaluation.summary_table({"tied": [{"AI": 0.4}, {"AI": 0.6}], "one": [{"AI": 0.5}]})
+    table = scoring.summary_table({"tied": [{"AI": 0.4}, {"AI": 0.6}], "one": [{"AI": 0.5}]})
     assert table.loc["tied", "AI"] == "0.500 ± 0.141"
     assert table.loc["one", "AI"] == "0.500 ± n/a"
 
@@ -165,10 +166,10 @@ def test_runner_writes_each_run_and_resumes(tmp_path):
         return {"mrr": {"AI": index / 10}}
 
     with pytest.raises(RuntimeError, match="crash in run 2"):
-        training.run_many(tmp_path, 4, run, base_seed=3, log=lambda m: None)
+        runs.run_many(tmp_path, 4, run, base_seed=3, log=lambda m: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run_00.json", "run_01.json"]
     assert json.loads((tmp_path / "run_01.json").read_text())["seed"] == 3001
-    results = training.run_many(tmp_path, 4, run, base_seed=3, log=lambda m: None)
+    results = runs.run_many(tmp_path, 4, run, base_seed=3, log=lambda m: None)
     assert calls == [0, 1, 2, 2, 3]  # runs 0 and 1 were read back, not rerun
     assert [r["mrr"]["AI"] for r in results] == [0.0, 0.1, 0.2, 0.3]
     assert len({r["seed"] for r in results}) == 4
@@ -186,10 +187,10 @@ def tiny_pairs(n_sounds=6, per_sound=4, seed=0):
 def test_training_lowers_the_loss_and_restores_the_best_weights():
     sounds, imitations, pairs = tiny_pairs()
     rows_i, rows_s = {i: i for i in range(len(imitations))}, {s: s for s in range(len(sounds))}
-    training.set_seed(1)
-    data = training.pair_dataset(pairs, rows_i, rows_s, imitations, sounds, batch_size=16, shuffle_seed=1)
-    recipe = training.AdamRecipe(patience=2, max_epochs=12)
-    model, history = training.fit_pair_model(lambda: build_iminet("tied"), data, data, recipe)
+    runs.set_seed(1)
+    data = recipes.pair_dataset(pairs, rows_i, rows_s, imitations, sounds, batch_size=16, shuffle_seed=1)
+    recipe = recipes.AdamRecipe(patience=2, max_epochs=12)
+    model, history = recipes.fit_pair_model(lambda: build_iminet("tied"), data, data, recipe)
     assert history["loss"][-1] < history["loss"][0]
     best = min(history["val_loss"])
     assert model.evaluate(data, verbose=0)[0] == pytest.approx(best, rel=1e-3)
@@ -201,15 +202,15 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
         import numpy as np, tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from vocalsearch_tf import training
+        from vocalsearch_tf.training import recipes
         from vocalsearch_tf.models.iminet import build_iminet
         from tests.test_iminet import tiny_pairs
         sounds, imitations, pairs = tiny_pairs()
-        data = training.pair_dataset(pairs, {i: i for i in range(len(imitations))},
+        data = recipes.pair_dataset(pairs, {i: i for i in range(len(imitations))},
                                      {s: s for s in range(len(sounds))}, imitations, sounds, 16, 0)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        model, history = training.fit_pair_model(lambda: build_iminet("tied"), data, data,
-                                                 training.AdamRecipe(max_epochs=3), strategy=strategy)
+        model, history = recipes.fit_pair_model(lambda: build_iminet("tied"), data, data,
+                                                 recipes.AdamRecipe(max_epochs=3), strategy=strategy)
         print("replicas", strategy.num_replicas_in_sync, "epochs", len(history["loss"]),
               "finite", bool(np.isfinite(history["loss"]).all()))
     """)

@@ -12,11 +12,12 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import average_precision_score, label_ranking_average_precision_score
 
-from vocalsearch_tf import content_retrieval as cr
-from vocalsearch_tf import metrics, runs, training
 from vocalsearch_tf.config import MANOCHA_LOGFREQ
-from vocalsearch_tf.features import LogFrequency, log_frequency_filterbank
+from vocalsearch_tf.evaluation import metrics
+from vocalsearch_tf.experiments import manocha2018 as cr
 from vocalsearch_tf.models import manocha2018 as m
+from vocalsearch_tf.signal.features import LogFrequency, log_frequency_filterbank
+from vocalsearch_tf.training import runs
 
 # --- front-end ----------------------------------------------------------------------------------
 
@@ -191,7 +192,7 @@ def test_runs_go_through_the_resumable_runner(tmp_path):
     assert np.allclose(m.embed(restored, x), cr.embeddings(tmp_path / "balanced"), atol=1e-5)
     again = cr.train_runs(tmp_path / "balanced", "balanced", recipe, x, clips, 1, 2, 0, fingerprint)
     assert again[0]["seconds"] == first[0]["seconds"]  # reused, not trained again
-    stale = training.stale_reason(record, runs.plain({**fingerprint, "pair_set": "balanced", "max_epochs": 2,
+    stale = runs.stale_reason(record, runs.plain({**fingerprint, "pair_set": "balanced", "max_epochs": 2,
                                                       "recipe": dataclasses.replace(recipe, margin=3.0)}), [])
     assert stale == "recipe changed"  # another margin would train again
 

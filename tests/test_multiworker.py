@@ -16,15 +16,16 @@ WORKER = textwrap.dedent("""
     import keras, numpy as np, tensorflow as tf
     keras.config.disable_traceback_filtering()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    from vocalsearch_tf import training
+    from vocalsearch_tf.training import recipes
+    from vocalsearch_tf.training import runs
     from vocalsearch_tf.models.iminet import build_iminet
     from tests.test_iminet import tiny_pairs
     sounds, imitations, pairs = tiny_pairs()
-    training.set_seed(0)
-    data = training.pair_dataset(pairs, {i: i for i in range(len(imitations))},
+    runs.set_seed(0)
+    data = recipes.pair_dataset(pairs, {i: i for i in range(len(imitations))},
                                  {s: s for s in range(len(sounds))}, imitations, sounds, 16, 0)
-    model, history = training.fit_pair_model(lambda: build_iminet("tied"), data, data,
-                                             training.AdamRecipe(max_epochs=1), strategy=strategy)
+    model, history = recipes.fit_pair_model(lambda: build_iminet("tied"), data, data,
+                                             recipes.AdamRecipe(max_epochs=1), strategy=strategy)
     weights = float(sum(np.abs(w).sum() for w in model.get_weights()))
     task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
     print(json.dumps({"task": task, "replicas": strategy.num_replicas_in_sync,

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalsearch_tf import runs, spectra, training
 from vocalsearch_tf.config import IMINET_CQT
-from vocalsearch_tf.features import ConstantQ
-from vocalsearch_tf.training import AdamRecipe
+from vocalsearch_tf.signal import spectra
+from vocalsearch_tf.signal.features import ConstantQ
+from vocalsearch_tf.training import runs
+from vocalsearch_tf.training.recipes import AdamRecipe
 
 
 def counting_run(out_dir, calls):
@@ -23,7 +24,7 @@ def counting_run(out_dir, calls):
 
 
 def series(tmp_path, fingerprint, calls, log=None):
-    return training.run_many(tmp_path, 3, counting_run(tmp_path, calls), 0, fingerprint,
+    return runs.run_many(tmp_path, 3, counting_run(tmp_path, calls), 0, fingerprint,
                              ("model_{index:02d}.keras",), log=(log.append if log is not None else lambda m: None))
 
 

@@ -13,8 +13,8 @@ import os
 import shutil
 import socket
 import time
-from pathlib import Path
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
@@ -71,7 +71,7 @@ def setup(tmp_path_factory):
 
     from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
     from vocalsearch_tf.models.iminet import build_iminet
-    from vocalsearch_tf.runs import vocalsketch_root
+    from vocalsearch_tf.training.runs import vocalsketch_root
 
     tmp = tmp_path_factory.mktemp("page")
     data = load_vocalsketch(vocalsketch_root("synthetic", REPO / "data", "ci", 0))

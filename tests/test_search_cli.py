@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalsearch_tf import metrics
+from vocalsearch_tf.evaluation import metrics
 from vocalsearch_tf.search import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def embedded(tmp_path_factory):
     """The embedded VocalSketch-shaped set (generated once under data/, as notebook 00 does),
     its sounds copied to a temporary library folder."""
     from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
-    from vocalsearch_tf.runs import vocalsketch_root
+    from vocalsearch_tf.training.runs import vocalsketch_root
 
     data = load_vocalsketch(vocalsketch_root("synthetic", REPO / "data", "ci", 0))
     library = tmp_path_factory.mktemp("library") / "sounds"

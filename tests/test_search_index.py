@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vocalsearch_tf import audio
 from vocalsearch_tf.config import IMINET_CQT
 from vocalsearch_tf.search import engine
-from vocalsearch_tf.search.config import (LibraryError, NotIndexedError, StaleIndexError, WindowParams)
+from vocalsearch_tf.search.config import LibraryError, NotIndexedError, StaleIndexError, WindowParams
 from vocalsearch_tf.search.index import LibraryIndex, read_windows, window_starts
 from vocalsearch_tf.search.models import ImisoundScorer, resolve, save_imisound
+from vocalsearch_tf.signal import audio
 
 
 def sound(seconds, rate=16_000, freq=440.0, noise=0.0, seed=0, channels=1):
@@ -112,8 +112,8 @@ def test_index_then_reindex_after_adding_changing_and_deleting(library, tmp_path
 def test_search_scores_equal_the_full_model_on_each_pair(library, tmp_path, default):
     import keras
 
-    from vocalsearch_tf.features import ConstantQ
     from vocalsearch_tf.search.models import DEFAULT_MODEL_FILE
+    from vocalsearch_tf.signal.features import ConstantQ
 
     target = LibraryIndex(library, tmp_path / "index")
     target.update(default)
@@ -138,8 +138,8 @@ def test_search_scores_equal_the_full_model_on_each_pair(library, tmp_path, defa
 
 
 def test_fusion_with_imisound_multiplies_likelihoods(library, tmp_path, default):
-    from vocalsearch_tf.features import ConstantQ
-    from vocalsearch_tf.models.imisound import ImisoundParams, Imisound
+    from vocalsearch_tf.models.imisound import Imisound, ImisoundParams
+    from vocalsearch_tf.signal.features import ConstantQ
 
     clips = np.stack([audio.load_clip(p, 16_000, IMINET_CQT.clip_samples)
                       for p in sorted(library.rglob("*.wav")) if p.name != "broken.wav" and not p.name.startswith(".")])

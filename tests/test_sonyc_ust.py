@@ -10,12 +10,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from tests.local_http import RecordingHandler, serving
 from vocalsearch_tf.datasets import download as dl
 from vocalsearch_tf.datasets.common import DatasetMissingError
-from vocalsearch_tf.datasets.sonyc_ust import (COARSE, FINE, PLACE_TIME_COLUMNS, aggregate, columns,
-                                               load_sonyc_ust)
+from vocalsearch_tf.datasets.sonyc_ust import COARSE, FINE, PLACE_TIME_COLUMNS, aggregate, columns, load_sonyc_ust
 from vocalsearch_tf.datasets.synthetic import sonyc
-from tests.local_http import RecordingHandler, serving
 
 
 def annotation_row(filename, annotator, split="train", sensor=7, version=1, **coarse):

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from vocalsearch_tf import baselines, metrics
 from vocalsearch_tf.config import IMINET_CQT, Profile
 from vocalsearch_tf.datasets.synthetic import ManifestMismatchError, make_synthetic, vocalsketch
+from vocalsearch_tf.evaluation import baselines, metrics
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "vocalsketch"
 URBANSOUND8K_COLUMNS = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
@@ -152,7 +152,7 @@ def test_manifest_from_another_seed_is_an_error(tiny):
 
 def test_full_vocalsketch_set_is_hard_but_learnable(tmp_path):
     """The 240-sound set: a CQT-summary baseline beats chance clearly, and is far from perfect."""
-    from vocalsearch_tf import audio
+    from vocalsearch_tf.signal import audio
 
     root = tmp_path / "vocalsketch"
     vocalsketch.write(root, seed=0, workers=2)

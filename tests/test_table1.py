@@ -5,8 +5,9 @@ import pytest
 import soundfile as sf
 from scipy import stats
 
-from vocalsearch_tf import evaluation, table1
-from vocalsearch_tf.evaluation import CategoryScores
+from vocalsearch_tf.evaluation import scoring
+from vocalsearch_tf.evaluation.scoring import CategoryScores
+from vocalsearch_tf.experiments import table1
 from vocalsearch_tf.models import imisound
 
 
@@ -44,9 +45,9 @@ def test_sae_reconstruction_loss_decreases_and_clips_become_7200_values():
 
 
 def test_a_short_clips_statistics_come_from_its_own_frames_only(tmp_path):
-    from vocalsearch_tf import spectra
     from vocalsearch_tf.config import IMINET_CQT
-    from vocalsearch_tf.features import ConstantQ
+    from vocalsearch_tf.signal import spectra
+    from vocalsearch_tf.signal.features import ConstantQ
 
     rng = np.random.default_rng(0)
     t = np.arange(16_000) / 16_000
@@ -79,7 +80,7 @@ def test_a_clip_shorter_than_one_patch_repeats_its_own_frames():
 def test_fused_imisound_likelihood_sums_to_one_over_the_whole_test_library():
     import pandas as pd
 
-    from vocalsearch_tf.experiment import Spectrograms, imisound_scores
+    from vocalsearch_tf.experiments.taslp import Spectrograms, imisound_scores
 
     rng = np.random.default_rng(1)
     sounds = pd.DataFrame({"sound_id": range(6), "category": ["acoustic instruments"] * 3 + ["everyday sounds"] * 3})
@@ -108,7 +109,7 @@ def write_runs(folder, runs):
     """Runs of likelihoods, saved as the log-likelihoods `CategoryScores` hold."""
     folder.mkdir(parents=True)
     for k, scores in enumerate(runs):
-        evaluation.save_scores(folder / f"scores_{k:02d}.npz",
+        scoring.save_scores(folder / f"scores_{k:02d}.npz",
                                {"AI": CategoryScores(np.log(scores), np.array([0, 1]), np.array([10, 11]), np.array([1, 2]))})
 
 

@@ -5,10 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vocalsearch_tf import pretrain, training
-from vocalsearch_tf.models.tl_iminet import (PRETRAINED_LAYERS, build_classifier, build_tl_iminet,
-                                             build_transferred, moments_of)
-from vocalsearch_tf.retrieval import Retriever, pairwise_scores
+from vocalsearch_tf.evaluation.retrieval import Retriever, pairwise_scores
+from vocalsearch_tf.models.tl_iminet import (
+    PRETRAINED_LAYERS,
+    build_classifier,
+    build_tl_iminet,
+    build_transferred,
+    moments_of,
+)
+from vocalsearch_tf.training import pretrain, recipes, runs
 
 
 def conv_shapes(model, prefix):
@@ -87,8 +92,8 @@ def test_speaker_disjoint_split():
 
 
 def test_cross_validation_uses_the_given_folds():
-    from vocalsearch_tf.datasets.urbansound8k import UrbanSound8K
     from vocalsearch_tf.datasets.common import LoadReport
+    from vocalsearch_tf.datasets.urbansound8k import UrbanSound8K
 
     clips = pd.DataFrame({"slice_file_name": [f"{k}.wav" for k in range(30)], "fold": np.tile([3, 7, 9], 10)})
     data = UrbanSound8K(None, clips, LoadReport("urbansound8k"))
@@ -99,7 +104,7 @@ def test_cross_validation_uses_the_given_folds():
 
 
 def test_sgd_recipe_is_the_papers():
-    recipe = training.TL_IMINET_RECIPE
+    recipe = recipes.TL_IMINET_RECIPE
     optimizer = recipe.optimizer()
     assert (recipe.learning_rate, recipe.decay, recipe.momentum, recipe.batch_size, recipe.max_epochs) == (0.01, 1e-4, 0.9, 128, 30)
     schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
@@ -114,7 +119,7 @@ def test_classifier_training_learns_a_separable_task():
     x = rng.standard_normal((60, 128, 128, 1)).astype(np.float32) * 0.1
     for k, label in enumerate(labels):  # each class lights a band of its own
         x[k, label * 12:(label + 1) * 12] += 2.0
-    training.set_seed(0)
+    runs.set_seed(0)
     recipe = pretrain.ClassifierRecipe(max_epochs=15, patience=15)
     model, history = pretrain.fit_classifier(lambda: build_classifier("recording"), x, labels,
                                              np.arange(60), recipe, seed=0)

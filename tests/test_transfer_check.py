@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from vocalsearch_tf import metrics, transfer_check
 from vocalsearch_tf.datasets import imitators, packaged
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
+from vocalsearch_tf.evaluation import metrics
+from vocalsearch_tf.experiments import transfer_check
 
 RATE = imitators.RATE
 

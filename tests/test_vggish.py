@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.local_http import RecordingHandler
 from vocalsearch_tf.datasets import download as dl
 from vocalsearch_tf.models import vggish
-from tests.local_http import RecordingHandler
 
 # tensorflow/models research/audioset/vggish/vggish_slim.py: TF-Slim scopes, slim.repeat nesting
 OFFICIAL = {

@@ -13,13 +13,14 @@ import pytest
 import soundfile as sf
 
 from tests.test_datasets import RangeHandler, fixture, server  # noqa: F401  (the loopback server fixture)
-from vocalsearch_tf import coarse, metrics
 from vocalsearch_tf.datasets import download as dl
 from vocalsearch_tf.datasets.common import DatasetMissingError
 from vocalsearch_tf.datasets.synthetic import vimsketch as writer
 from vocalsearch_tf.datasets.vimsketch import describe, load_vimsketch, pairing_key
 from vocalsearch_tf.datasets.vocal_imitation_set import load_vocal_imitation_set
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch, select_imitations
+from vocalsearch_tf.evaluation import metrics
+from vocalsearch_tf.experiments import vimsketch
 
 
 def clip(path: Path, seconds: float = 0.2, rate: int = 16_000, seed: int = 0) -> None:
@@ -231,16 +232,16 @@ def references(n: int = 47, per: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_folds_are_disjoint_in_references_cover_all_and_keep_groups_in_proportion():
     sounds, imitations = references()
-    folds = coarse.draw_folds(sounds, 10, seed=3)
+    folds = vimsketch.draw_folds(sounds, 10, seed=3)
     assert folds.notna().all() and set(folds) == set(range(10))  # every reference in exactly one fold
     sizes = folds.value_counts()
     assert sizes.max() - sizes.min() <= 1 and sizes.sum() == len(sounds)
     per_group = pd.crosstab(folds, sounds.group)
     assert (per_group.max() - per_group.min()).max() <= 1
-    assert folds.equals(coarse.draw_folds(sounds.sample(frac=1, random_state=1), 10, seed=3).reindex(sounds.index))
-    assert not folds.equals(coarse.draw_folds(sounds, 10, seed=4))
+    assert folds.equals(vimsketch.draw_folds(sounds.sample(frac=1, random_state=1), 10, seed=3).reindex(sounds.index))
+    assert not folds.equals(vimsketch.draw_folds(sounds, 10, seed=4))
     tested = set()
-    for fold in coarse.make_folds(sounds, imitations, folds, 10, seed=3):
+    for fold in vimsketch.make_folds(sounds, imitations, folds, 10, seed=3):
         test = set(fold.sounds.sound_id[fold.sounds.split == "test"])
         assert not test & tested  # disjoint
         tested |= test
@@ -261,7 +262,7 @@ def test_qbv_published_folds_are_read_by_imitation_file_name(tmp_path):
         (tmp_path / f"fold{k}").mkdir()
         names = ["vocal_imitations/00001_a.wav", "vocal_imitations/00003_c.wav"] if k == 0 else ["vocal_imitations/00002_b.wav"]
         pd.DataFrame({"filename": names, "scene_label": "x"}).to_csv(tmp_path / f"fold{k}" / "test.csv", sep="\t")
-    assert coarse.qbv_folds(tmp_path, sounds, imitations, n_folds=2).tolist() == [0, 1, 0]
+    assert vimsketch.qbv_folds(tmp_path, sounds, imitations, n_folds=2).tolist() == [0, 1, 0]
 
 
 # --- metrics against hand-worked rankings -----------------------------------------------------
@@ -311,8 +312,8 @@ def test_chance_of_a_random_ranking_is_exact():
 
 
 def test_fusion_sums_log_likelihoods_and_checks_alignment():
-    a = coarse.Ranking(np.log([[0.9, 0.2]]), np.array([0]), np.array([7]), np.array([1, 2]))
-    b = coarse.Ranking(np.log([[0.1, 0.8]]), np.array([0]), np.array([7]), np.array([1, 2]))
-    assert np.allclose(np.exp(coarse.fuse(a, b).scores), [[0.09, 0.16]])
+    a = vimsketch.Ranking(np.log([[0.9, 0.2]]), np.array([0]), np.array([7]), np.array([1, 2]))
+    b = vimsketch.Ranking(np.log([[0.1, 0.8]]), np.array([0]), np.array([7]), np.array([1, 2]))
+    assert np.allclose(np.exp(vimsketch.fuse(a, b).scores), [[0.09, 0.16]])
     with pytest.raises(ValueError, match="different queries"):
-        coarse.fuse(a, coarse.Ranking(b.scores, b.targets, np.array([8]), b.candidate_ids))
+        vimsketch.fuse(a, vimsketch.Ranking(b.scores, b.targets, np.array([8]), b.candidate_ids))

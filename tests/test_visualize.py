@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from vocalsearch_tf import visualize
 from vocalsearch_tf.config import IMINET_CQT, IMITATION_LOGMEL, RECORDING_LOGMEL
-from vocalsearch_tf.features import ConstantQ, LogMel
+from vocalsearch_tf.experiments import visualize
 from vocalsearch_tf.models.tl_iminet import build_classifier, build_tl_iminet
+from vocalsearch_tf.signal.features import ConstantQ, LogMel
 
 
 @pytest.fixture(scope="module")

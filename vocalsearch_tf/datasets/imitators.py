@@ -69,7 +69,7 @@ class Sketch:
 def analyse(samples: np.ndarray, rate: int = RATE) -> Sketch:
     import librosa
 
-    from vocalsearch_tf import audio
+    from vocalsearch_tf.signal import audio
 
     x = np.asarray(audio.resample(np.asarray(samples, np.float32), rate, RATE), np.float32)
     x = np.pad(x, (0, max(0, 4096 - len(x))))
@@ -206,7 +206,7 @@ def syllable(phonemes: str, voice: str, speed: int, pitch: int) -> tuple[np.ndar
     sample of its longest unvoiced (noise) stretch)."""
     import librosa
 
-    from vocalsearch_tf import audio
+    from vocalsearch_tf.signal import audio
 
     raw = _espeak().say(f"[[{phonemes}]]", voice, speed, pitch, 0, seed=0)
     x = audio.resample(raw.astype(np.float32), _ESPEAK_RATE, RATE).astype(np.float64)

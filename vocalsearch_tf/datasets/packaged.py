@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocalsearch_tf import audio
 from vocalsearch_tf.datasets import imitators
 from vocalsearch_tf.datasets.synthetic.common import random_id, rng_for, write_wav
 from vocalsearch_tf.datasets.synthetic.vocalsketch import CATEGORIES, IMITATION_COLUMNS, SOUND_COLUMNS
+from vocalsearch_tf.signal import audio
 
 SOUNDS_PER_CATEGORY = 10
 IMITATIONS_PER_SOUND = 10

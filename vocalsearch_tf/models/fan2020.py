@@ -52,11 +52,13 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from vocalsearch_tf import audio, metrics, runs, spectra, training
 from vocalsearch_tf.config import FAN_LOGMEL, RECORDING_LOGMEL
 from vocalsearch_tf.datasets.sonyc_ust import COARSE
-from vocalsearch_tf.features import LogMel
+from vocalsearch_tf.evaluation import metrics
 from vocalsearch_tf.models.spec import Dense
+from vocalsearch_tf.signal import audio, spectra
+from vocalsearch_tf.signal.features import LogMel
+from vocalsearch_tf.training import recipes, runs
 
 SITUATIONS = ("both", "neither", "one")  # the presence matrix's columns (Fig. 2)
 N_CATEGORIES = len(COARSE)
@@ -446,7 +448,7 @@ def _train(config: FanConfig, features: np.ndarray, labels: np.ndarray, moments,
     fit_args = {"epochs": epochs, "verbose": verbose, "shuffle": False}  # the datasets shuffle themselves
     if cycled:
         fit_args["steps_per_epoch"] = int(np.ceil(max(len(p[0]) for p in parts) / recipe.batch_size))
-    callbacks = [training.EpochProgress(epochs, progress)] if progress else []
+    callbacks = [recipes.EpochProgress(epochs, progress)] if progress else []
     if validation is not None:
         val_parts = _pair_parts(config, labels, validation)
         fit_args["validation_data"] = _dataset(constant, val_parts, recipe.batch_size, None, cycled)
@@ -651,7 +653,7 @@ def pairwise_probabilities(model: keras.Model, queries: np.ndarray, database: np
     """The naive reference: the whole model on every (query, database clip) pair."""
     q = np.repeat(np.arange(len(queries)), len(database))
     c = np.tile(np.arange(len(database)), len(queries))
-    out = training.predict(model, [queries[q], database[c]], batch_size)
+    out = recipes.predict(model, [queries[q], database[c]], batch_size)
     return out.reshape(len(queries), len(database), *out.shape[1:])
 
 
@@ -738,7 +740,7 @@ def tower_features(paths, classifier: keras.Model, cache_dir: str | Path | None,
     for start in range(0, len(paths), 32):
         spectrograms = spectra.spectrograms(paths[start:start + 32], layer, None, description="log-mel 10 s")
         batch = tower_frames(spectrograms, frames)
-        out.append(training.predict(embedder, batch, 320).reshape(-1, frames, embedder.output.shape[-1]))
+        out.append(recipes.predict(embedder, batch, 320).reshape(-1, frames, embedder.output.shape[-1]))
     result = np.concatenate(out).astype(np.float32)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -766,7 +768,7 @@ def run_variant(config: FanConfig, features: np.ndarray, labels: np.ndarray, dat
     out_dir = Path(out_dir)
 
     def run(index: int, seed: int) -> dict:
-        training.set_seed(seed)
+        runs.set_seed(seed)
         result = fit(config, features, labels, database, fan_profile.recipe, fan_profile.partners, seed, strategy,
                      progress=f"{out_dir.name} run {index}")
         result.model.save(out_dir / f"model_{index:02d}.keras")
@@ -778,7 +780,7 @@ def run_variant(config: FanConfig, features: np.ndarray, labels: np.ndarray, dat
         return {"variant": config.name, "map": table.to_dict("records"), "epochs": result.epochs,
                 "pairs": result.pairs, "params": result.model.count_params(), "history": result.history}
 
-    return training.run_many(out_dir, fan_profile.runs, run, base_seed,
+    return runs.run_many(out_dir, fan_profile.runs, run, base_seed,
                              {**fingerprint, "model": config, "recipe": fan_profile.recipe,
                               "partners": fan_profile.partners},
                              ("model_{index:02d}.keras", "scores_{index:02d}.npz"), log=log)

@@ -27,8 +27,8 @@ import numpy as np
 import tensorflow as tf
 from scipy import stats
 
-from vocalsearch_tf.baselines import cosine_scores as cosine_similarity  # noqa: F401 (re-exported)
-from vocalsearch_tf.training import array_dataset, predict
+from vocalsearch_tf.evaluation.baselines import cosine_scores as cosine_similarity  # noqa: F401 (re-exported)
+from vocalsearch_tf.training.recipes import array_dataset, predict
 
 
 @dataclass(frozen=True)

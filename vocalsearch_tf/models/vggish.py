@@ -28,8 +28,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vocalsearch_tf import training
 from vocalsearch_tf.datasets import download as dl
+from vocalsearch_tf.training import recipes
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ class VGGish:
         parameters were given (float32; uint8 with `quantize`)."""
         patches = np.asarray(self.front_end(np.asarray(waveforms, np.float32)))
         clips, count = patches.shape[:2]
-        flat = training.predict(self.network, patches.reshape(clips * count, *patches.shape[2:]), batch_size)
+        flat = recipes.predict(self.network, patches.reshape(clips * count, *patches.shape[2:]), batch_size)
         if self.pca is not None:
             flat = postprocess(flat, self.pca, quantize, self.params)
         return flat.reshape(clips, count, -1)

@@ -32,11 +32,11 @@ import librosa  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from vocalsearch_tf.audio import AudioError  # noqa: E402
 from vocalsearch_tf.search import engine  # noqa: E402
 from vocalsearch_tf.search.config import SearchError, default_index_root  # noqa: E402
 from vocalsearch_tf.search.index import LibraryIndex, known_libraries, last_library  # noqa: E402
 from vocalsearch_tf.search.models import DEFAULT_MODEL_CARD, SYNTHETIC_NOTE, available_models, resolve  # noqa: E402
+from vocalsearch_tf.signal.audio import AudioError  # noqa: E402
 
 SLOTS = 20  # results kept per search; the page shows them 5 at a time
 STEP = 5

@@ -135,8 +135,8 @@ def run_app(args) -> int:
 
 
 def main(argv=None) -> int:
-    from vocalsearch_tf.audio import AudioError
     from vocalsearch_tf.search.config import SearchError
+    from vocalsearch_tf.signal.audio import AudioError
 
     args = build_parser().parse_args(argv)
     command = {"index": run_index, "query": run_query, "models": run_models, "app": run_app}[args.command]

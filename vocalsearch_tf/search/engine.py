@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from vocalsearch_tf import audio
 from vocalsearch_tf.search.config import QUERY_LIMITS, QueryError, QueryLimits, SearchError
 from vocalsearch_tf.search.index import Index, LibraryIndex, audio_duration
 from vocalsearch_tf.search.models import SYNTHETIC_NOTE, Scorer
+from vocalsearch_tf.signal import audio
 
 
 def _minutes(seconds: float) -> str:

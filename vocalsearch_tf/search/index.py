@@ -38,9 +38,19 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
-from vocalsearch_tf import __version__, audio
-from vocalsearch_tf.search.config import (AUDIO_SUFFIXES, INDEX_FORMAT, WINDOWS, IndexBusyError, LibraryError,
-                                          NotIndexedError, StaleIndexError, WindowParams, default_index_root)
+from vocalsearch_tf import __version__
+from vocalsearch_tf.search.config import (
+    AUDIO_SUFFIXES,
+    INDEX_FORMAT,
+    WINDOWS,
+    IndexBusyError,
+    LibraryError,
+    NotIndexedError,
+    StaleIndexError,
+    WindowParams,
+    default_index_root,
+)
+from vocalsearch_tf.signal import audio
 
 BATCH_WINDOWS = 64  # windows per model call while indexing
 CHECKPOINT_SECONDS = 600.0  # a long indexing run commits what it has this often

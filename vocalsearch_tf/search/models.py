@@ -107,7 +107,7 @@ def _path_key(prefix: str, path: Path) -> str:
 def _front_end(shape: tuple):
     """The front-end layer whose output has `shape` (the pair models take spectrograms)."""
     from vocalsearch_tf.config import IMINET_CQT, IMITATION_LOGMEL, RECORDING_LOGMEL
-    from vocalsearch_tf.features import ConstantQ, LogMel
+    from vocalsearch_tf.signal.features import ConstantQ, LogMel
 
     for params, layer in ((IMINET_CQT, ConstantQ), (IMITATION_LOGMEL, LogMel), (RECORDING_LOGMEL, LogMel)):
         if tuple(shape) == (*params.shape, 1):
@@ -139,7 +139,7 @@ class PairScorer(Scorer):
                  trained_on: str = "", synthetic: bool = False):
         import tensorflow as tf
 
-        from vocalsearch_tf.retrieval import head_layers, towers
+        from vocalsearch_tf.evaluation.retrieval import head_layers, towers
 
         self.name, self.key, self.fingerprint = name, key, fingerprint
         self.description, self.trained_on, self.synthetic = description, trained_on, synthetic
@@ -305,12 +305,13 @@ def embedded_imisound(cache_root: Path, log=print) -> Path:
     """The `imisound` model: trained once on the imitations of the embedded synthetic data
     (profile ci, seed 1: no sound of it is a test sound of profile ci, seed 0) and kept
     under `cache_root/models/`. Offline; about a minute the first time on 2 cores."""
-    from vocalsearch_tf import runs, spectra
     from vocalsearch_tf.config import IMINET_CQT, PROFILES
     from vocalsearch_tf.datasets.synthetic import GENERATOR_VERSION
     from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
-    from vocalsearch_tf.features import ConstantQ
     from vocalsearch_tf.models.imisound import IMISOUND, Imisound
+    from vocalsearch_tf.signal import spectra
+    from vocalsearch_tf.signal.features import ConstantQ
+    from vocalsearch_tf.training import runs
 
     profile, seed = IMISOUND_DATA["profile"], IMISOUND_DATA["seed"]
     path = Path(cache_root) / "models" / f"imisound-synthetic-{profile}-seed{seed}-gen{GENERATOR_VERSION}-v{__version__}.npz"
@@ -353,7 +354,7 @@ class Fusion(Scorer):
 def _load_keras(path: Path):
     import keras
 
-    import vocalsearch_tf.features  # noqa: F401 (registers ConstantQ and LogMel for loading)
+    import vocalsearch_tf.signal.features  # noqa: F401 (registers ConstantQ and LogMel for loading)
 
     try:
         return keras.models.load_model(path, compile=False)
@@ -396,7 +397,7 @@ def _manocha_scorer(model, *, name: str, key: str, fingerprint: str) -> Scorer |
     if not model.name.startswith("manocha"):
         return None
     from vocalsearch_tf.config import MANOCHA_LOGFREQ
-    from vocalsearch_tf.features import LogFrequency
+    from vocalsearch_tf.signal.features import LogFrequency
 
     if tuple(model.inputs[0].shape[1:]) != MANOCHA_LOGFREQ.shape:
         raise ModelLoadError(f"{name}: a Manocha tower expects {MANOCHA_LOGFREQ.shape}, "

@@ -54,11 +54,13 @@ def training_tables(root: Path, seed: int):
 
 def held_out_mrr(model, data_dir: Path) -> dict:
     """MRR of the target among all sounds of the held-out set (every imitation a query)."""
-    from vocalsearch_tf import metrics, runs, spectra
     from vocalsearch_tf.config import IMINET_CQT
     from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
-    from vocalsearch_tf.features import ConstantQ
-    from vocalsearch_tf.retrieval import Retriever
+    from vocalsearch_tf.evaluation import metrics
+    from vocalsearch_tf.evaluation.retrieval import Retriever
+    from vocalsearch_tf.signal import spectra
+    from vocalsearch_tf.signal.features import ConstantQ
+    from vocalsearch_tf.training import runs
 
     root = runs.vocalsketch_root("synthetic", data_dir, HELD_OUT["profile"], HELD_OUT["seed"])
     data = load_vocalsketch(root)
@@ -78,12 +80,12 @@ def held_out_mrr(model, data_dir: Path) -> dict:
 def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = DEFAULT_MODEL_FILE) -> dict:
     import keras
 
-    from vocalsearch_tf import runs, spectra, training
-    from vocalsearch_tf import augment
     from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, get_profile
     from vocalsearch_tf.datasets.synthetic import GENERATOR_VERSION
-    from vocalsearch_tf.features import ConstantQ
     from vocalsearch_tf.models.iminet import build_iminet
+    from vocalsearch_tf.signal import augment, spectra
+    from vocalsearch_tf.signal.features import ConstantQ
+    from vocalsearch_tf.training import recipes, runs
 
     start = time.perf_counter()
     data_dir = Path(data_dir)
@@ -96,11 +98,11 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = DEF
     values = np.concatenate([sound_specs.ravel(), train_imitations.ravel()])
     mean, variance = float(values.mean()), float(values.var())
 
-    training.set_seed(seed)
+    runs.set_seed(seed)
     sound_rows = {sid: k for k, sid in enumerate(sounds.sound_id)}
     imitation_rows = {iid: k for k, iid in enumerate(imitations.imitation_id)}
-    recipe = dataclasses.replace(training.IMINET_RECIPE, start_from_epoch=EMBEDDED_AUGMENTATION.early_stopping_from)
-    datasets = {role: training.pair_dataset(tables[role], imitation_rows, sound_rows, imitation_specs,
+    recipe = dataclasses.replace(recipes.IMINET_RECIPE, start_from_epoch=EMBEDDED_AUGMENTATION.early_stopping_from)
+    datasets = {role: recipes.pair_dataset(tables[role], imitation_rows, sound_rows, imitation_specs,
                                             sound_specs, recipe.batch_size,
                                             shuffle_seed=seed if role == "train" else None,
                                             augment=lambda x, s: augment.augment(x, s, EMBEDDED_AUGMENTATION,
@@ -111,7 +113,7 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = DEF
         return build_iminet("tied", keras.layers.Normalization(axis=None, mean=mean, variance=variance,
                                                                name="standardise"))
 
-    model, history = training.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
+    model, history = recipes.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
                                              get_profile(profile).max_epochs, progress="default model")
     shipped = build()  # the same weights without optimizer state: a smaller file
     shipped.set_weights(model.get_weights())

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocalsearch_tf.datasets.sonyc_ust import COARSE, FINE, FINE_CLASSES, columns
+from vocalsearch_tf.datasets.sonyc_ust import COARSE, FINE, columns
 from vocalsearch_tf.datasets.synthetic import dsp, urban
 from vocalsearch_tf.datasets.synthetic.common import parallel_map, rng_for, write_wav
 

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from vocalsearch_tf import evaluation, paper
+from vocalsearch_tf.evaluation import scoring
+from vocalsearch_tf.experiments import paper
 
 IMINET = {"Untied": "iminet/untied", "Partial": "iminet/partial", "Tied": "iminet/tied"}
 TL_IMINET = {"No Pre-train": "tl_iminet/none", "Pre-train Conv1": "tl_iminet/conv1",
@@ -43,8 +44,8 @@ def row_runs(results: Path, sources: tuple[str, ...]) -> list[dict[str, float]]:
     common = sorted(set.intersection(*runs)) if runs else []
     out = []
     for k in common:
-        systems = [evaluation.load_scores(results / s / f"scores_{k:02d}.npz") for s in sources]
-        out.append(evaluation.mrr_by_category(evaluation.fuse(*systems)))
+        systems = [scoring.load_scores(results / s / f"scores_{k:02d}.npz") for s in sources]
+        out.append(scoring.mrr_by_category(scoring.fuse(*systems)))
     return out
 
 

@@ -1,4 +1,4 @@
-"""The papers' fit recipes, the pair input pipeline, and the multi-run runner.
+"""The papers' fit recipes and the pair input pipeline (the multi-run runner is `runs.run_many`).
 
 Every fit function takes a `tf.distribute` strategy: the model is built and compiled in
 its scope, and Keras splits each batch over the strategy's devices.
@@ -6,11 +6,7 @@ its scope, and Keras splits each batch over the strategy's devices.
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable
 
 import keras
@@ -18,8 +14,6 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
-
-from vocalsearch_tf import runs
 
 
 @dataclass(frozen=True)
@@ -212,81 +206,3 @@ def fit_across_workers(model: keras.Model, train: tf.data.Dataset, val: tf.data.
     if patience is not None:
         model.set_weights(best[1])
     return history
-
-
-def set_seed(seed: int) -> None:
-    """Seeds Python, NumPy and TensorFlow, and makes TF ops deterministic: same seed,
-    same numbers on a CPU."""
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-def run_seed(base_seed: int, run: int) -> int:
-    return base_seed * 1000 + run
-
-
-def run_many(out_dir: str | Path, n_runs: int, run: Callable[[int, int], dict], base_seed: int = 0,
-             fingerprint: dict | None = None, artifacts: tuple[str, ...] = (),
-             log: Callable[[str], None] = print) -> list[dict]:
-    """Runs `run(index, seed)` n times, writing each result to `out_dir/run_NN.json` the
-    moment it finishes, so a crash loses no finished run.
-
-    A finished run is reused only when its record carries the same `fingerprint` (see
-    `runs.fingerprint`) and every file of `artifacts` (names formatted with `index`, such
-    as "model_{index:02d}.keras") exists; otherwise it is trained again, and one line says why.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fingerprint = runs.plain(fingerprint or {})
-    results = []
-    bar = tqdm(total=n_runs, desc=f"{out_dir.name}: runs", unit="run")
-    for index in range(n_runs):
-        path = out_dir / f"run_{index:02d}.json"
-        record = json.loads(path.read_text()) if path.exists() else None
-        files = [out_dir / name.format(index=index) for name in artifacts]
-        reason = stale_reason(record, fingerprint, files)
-        label = f"{out_dir.name} run {index}"
-        if reason is None:
-            log(f"{label}: reused (same settings, finished before)")
-            results.append(record)
-            bar.update(1)
-            continue
-        log(f"{label}: {reason}, training" if record is None else f"{label}: {reason}, training again")
-        seed = run_seed(base_seed, index)
-        start = time.perf_counter()
-        result = {"run": index, "seed": seed, **run(index, seed), "fingerprint": fingerprint}
-        result["seconds"] = round(time.perf_counter() - start, 2)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(result, indent=2, default=_jsonable) + "\n")
-        os.replace(tmp, path)
-        log(f"{label}: finished in {result['seconds']} s")
-        results.append(result)
-        bar.update(1)
-    bar.close()
-    return results
-
-
-def stale_reason(record: dict | None, fingerprint: dict, artifacts: list[Path]) -> str | None:
-    """Why a finished run's record cannot be reused, or None when it can."""
-    if record is None:
-        return "not run yet"
-    recorded = record.get("fingerprint")
-    if recorded is None:
-        return "no fingerprint recorded"
-    changed = sorted(k for k in set(recorded) | set(fingerprint) if recorded.get(k) != fingerprint.get(k))
-    if changed:
-        return f"{', '.join(changed)} changed"
-    missing = [p.name for p in artifacts if not p.exists()]
-    if missing:
-        return f"{', '.join(missing)} missing"
-    return None
-
-
-def _jsonable(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if hasattr(value, "__dataclass_fields__"):
-        return asdict(value)
-    return str(value)

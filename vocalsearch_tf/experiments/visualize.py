@@ -27,8 +27,8 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
-from vocalsearch_tf import runs
 from vocalsearch_tf.config import ConstantQParams, LogMelParams
+from vocalsearch_tf.training import runs
 
 LEAKY_SLOPE = 0.3
 PENALTY = 0.1

@@ -4,9 +4,9 @@ chance, the CQT-summary cosine baseline and every IMINET model a run saved.
 
 Each imitation ranks the sounds of its own category (10 here), as Table I does on
 VocalSketch's test half; the set is read by the VocalSketch loader, the spectrograms by
-IMINET's CQT front-end (`spectra`), the models scored by `evaluation.retrieval_scores`.
+IMINET's CQT front-end (`spectra`), the models scored by `scoring.retrieval_scores`.
 
-    python -m vocalsearch_tf.transfer_check --data data/transfer_check \\
+    python -m vocalsearch_tf.experiments.transfer_check --data data/transfer_check \\
         --models results/quick/synthetic/seed0 [--model [NAME=]extra.keras ...] [--out DIR]
 
 `--model` may be given several times (with or without `--models`): every model is scored
@@ -23,28 +23,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocalsearch_tf import audio, baselines, evaluation, metrics, spectra
 from vocalsearch_tf.config import IMINET_CQT
 from vocalsearch_tf.datasets.vocalsketch import CATEGORY_CODES, load_vocalsketch
+from vocalsearch_tf.evaluation import baselines, metrics, scoring
+from vocalsearch_tf.signal import audio, spectra
 
 SCHEMES = ("tied", "untied", "partial")
 # Measurements kept in the repository (`make transfer-check`'s JSON with a "what" line):
 # before.json (the embedded data and training before issue 17) and after.json.
-RECORDS = Path(__file__).resolve().parents[1] / "reference" / "transfer_check"
+RECORDS = Path(__file__).resolve().parents[2] / "reference" / "transfer_check"
 
 
 def chance(sounds: pd.DataFrame, imitations: pd.DataFrame) -> dict[str, float]:
     """Expected MRR of a random ranking, per category: mean of 1/k over its candidates."""
     return {CATEGORY_CODES[c]: metrics.chance_mrr(int((sounds.category == c).sum()))
-            for c in evaluation.categories_in(sounds)}
+            for c in scoring.categories_in(sounds)}
 
 
-def baseline_scores(sounds: pd.DataFrame, imitations: pd.DataFrame) -> dict[str, evaluation.CategoryScores]:
+def baseline_scores(sounds: pd.DataFrame, imitations: pd.DataFrame) -> dict[str, scoring.CategoryScores]:
     """The CQT-summary cosine baseline, as notebook 00 runs it (clips at 16 kHz, 4 s)."""
     n = IMINET_CQT.clip_samples
     sound_features = baselines.cqt_summary(np.stack([audio.load_clip(p, 16_000, n) for p in sounds.path]))
     query_features = baselines.cqt_summary(np.stack([audio.load_clip(p, 16_000, n) for p in imitations.path]))
-    return evaluation.per_category(sounds, imitations, lambda members, asking: baselines.summary_scores(
+    return scoring.per_category(sounds, imitations, lambda members, asking: baselines.summary_scores(
         query_features[asking], sound_features[members]))
 
 
@@ -81,23 +82,23 @@ def evaluate(data: str | Path, models: dict[str, Path], cache_dir: Path | None =
     if data.report.skipped:
         raise ValueError(f"the check set has unreadable files: {data.report}")
     systems = {"chance": chance(sounds, imitations),
-               "CQT-summary baseline": evaluation.mrr_by_category(baseline_scores(sounds, imitations))}
+               "CQT-summary baseline": scoring.mrr_by_category(baseline_scores(sounds, imitations))}
     ties = {}
     if models:
-        from vocalsearch_tf.features import ConstantQ
+        from vocalsearch_tf.signal.features import ConstantQ
 
         front_end = ConstantQ(IMINET_CQT)
         sound_specs = spectra.spectrograms(sounds.path, front_end, cache_dir, description="sounds")
         query_specs = spectra.spectrograms(imitations.path, front_end, cache_dir, description="imitations")
         for name, path in models.items():
             model = keras.models.load_model(path, compile=False)
-            scores = evaluation.retrieval_scores(model, sounds, imitations, sound_specs, query_specs)
-            systems[name] = evaluation.mrr_by_category(scores)
-            ties[name] = evaluation.tied_targets_by_category(scores)
+            scores = scoring.retrieval_scores(model, sounds, imitations, sound_specs, query_specs)
+            systems[name] = scoring.mrr_by_category(scores)
+            ties[name] = scoring.tied_targets_by_category(scores)
             keras.backend.clear_session()
     counts = {CATEGORY_CODES[c]: {"sounds": int((sounds.category == c).sum()),
                                   "imitations": int((imitations.category == c).sum())}
-              for c in evaluation.categories_in(sounds)}
+              for c in scoring.categories_in(sounds)}
     return {"data": str(data.root), "counts": counts, "mrr": systems, "tied_targets": ties,
             "models": {k: str(v) for k, v in models.items()}}
 
@@ -146,7 +147,7 @@ def overview(records: dict[str, dict], scheme: str = "tied") -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.transfer_check", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.experiments.transfer_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/transfer_check", help="the check set (VocalSketch layout)")
     parser.add_argument("--models", default=None, help="a run's results folder holding iminet/<scheme>/model_NN.keras")
     parser.add_argument("--model", action="append", default=[], metavar="[NAME=]PATH",

@@ -23,7 +23,7 @@ import tensorflow as tf
 from sklearn.metrics import accuracy_score, confusion_matrix
 from sklearn.model_selection import GroupShuffleSplit
 
-from vocalsearch_tf.training import EpochProgress, array_dataset, predict
+from vocalsearch_tf.training.recipes import EpochProgress, array_dataset, predict
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from vocalsearch_tf.config import IMINET_CQT, ConstantQParams
 
 def cqt_summary(clips: np.ndarray, params: ConstantQParams = IMINET_CQT, batch: int = 64) -> np.ndarray:
     """`(clips, 2 * n_bins)`: per-bin mean and std of log|CQT| over time."""
-    from vocalsearch_tf.features import ConstantQ
+    from vocalsearch_tf.signal.features import ConstantQ
 
     layer = ConstantQ(params)
     parts = []

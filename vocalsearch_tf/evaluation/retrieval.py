@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vocalsearch_tf.training import predict
+from vocalsearch_tf.training.recipes import predict
 
 
 def towers(model: keras.Model) -> tuple[keras.Model, keras.Model]:

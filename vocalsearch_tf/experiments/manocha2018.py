@@ -33,9 +33,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from vocalsearch_tf import audio, baselines, metrics
 from vocalsearch_tf.datasets.esc50 import load_esc50
 from vocalsearch_tf.datasets.urbansound8k import load_urbansound8k
+from vocalsearch_tf.evaluation import baselines, metrics
+from vocalsearch_tf.signal import audio
 
 SPLIT = {"train": 0.7, "val": 0.1, "test": 0.2}  # per class (3.1)
 KS = tuple(range(1, 31))  # MP@K for K = 1 ... 30 (Fig. 3)
@@ -259,7 +260,7 @@ def data_roots(dataset: str, data_dir, esc50_dir, urbansound8k_dir, profile, see
     (what `make reproduce DATASET=vocalsketch` passes every notebook: the real-data run):
     the real data sets in `esc50_dir` and `urbansound8k_dir`."""
     from vocalsearch_tf.config import get_profile
-    from vocalsearch_tf.runs import synthetic_dir
+    from vocalsearch_tf.training.runs import synthetic_dir
 
     profile = get_profile(profile) if isinstance(profile, str) else profile
     if dataset == "synthetic":
@@ -275,7 +276,7 @@ def data_roots(dataset: str, data_dir, esc50_dir, urbansound8k_dir, profile, see
 
 def data_digest(clips: pd.DataFrame, spectrograms: np.ndarray) -> str:
     """A hash of the clip table (clips, labels, recordings, split) and the spectrograms."""
-    from vocalsearch_tf import runs
+    from vocalsearch_tf.training import runs
 
     return runs.digest(clips[["clip", "label", "recording", "split"]].to_dict("list"), spectrograms)
 
@@ -286,8 +287,8 @@ def train_runs(out_dir: Path, pair_set: str, recipe, spectrograms: np.ndarray, c
     tower (.keras), every clip's embedding (.npy) and its record (.json: pair counts,
     history, the test measures for both distances) are written as it ends, and reused
     only when `fingerprint` still matches."""
-    from vocalsearch_tf import training
     from vocalsearch_tf.models import manocha2018
+    from vocalsearch_tf.training import runs
 
     out_dir = Path(out_dir)
     train = np.flatnonzero(clips.split == "train")
@@ -295,7 +296,7 @@ def train_runs(out_dir: Path, pair_set: str, recipe, spectrograms: np.ndarray, c
     test = protocol(clips)
 
     def run(index: int, seed: int) -> dict:
-        training.set_seed(seed)
+        runs.set_seed(seed)
         pairs = manocha2018.make_pairs(pair_set, labels[train], seed)
         validate = validator(spectrograms, clips, pair_set, recipe.margin, seed + 1)
         tower, history = manocha2018.fit_siamese(spectrograms[train], pairs, recipe, seed, validate, max_epochs,
@@ -309,7 +310,7 @@ def train_runs(out_dir: Path, pair_set: str, recipe, spectrograms: np.ndarray, c
                 "val_map": history["val_map"][history["best_epoch"] - 1], "history": history,
                 "test": {scorer: evaluate(scores_of(vectors, test, scorer), test) for scorer in SCORERS}}
 
-    return training.run_many(out_dir, n_runs, run, base_seed,
+    return runs.run_many(out_dir, n_runs, run, base_seed,
                              {**fingerprint, "pair_set": pair_set, "recipe": recipe, "max_epochs": max_epochs},
                              ("tower_{index:02d}.keras", "embeddings_{index:02d}.npy"))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from vocalsearch_tf import audio
+from vocalsearch_tf.signal import audio
 
 
 def _cache_key(paths, layer) -> str:

@@ -30,9 +30,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from vocalsearch_tf import metrics, runs, training
 from vocalsearch_tf.datasets.pairs import make_pairs
-from vocalsearch_tf.experiment import Split
+from vocalsearch_tf.evaluation import metrics
+from vocalsearch_tf.experiments.taslp import Split
+from vocalsearch_tf.training import recipes, runs
 
 N_FOLDS = 10
 TRAIN_SHARE = 0.7  # TASLP VI-A: 7 of each sound's 10 imitations train, 3 validate
@@ -216,17 +217,17 @@ def network_runs(build: Callable[[Fold], Callable], folds: list[Fold], specs, re
                  out_dir: Path, base_seed: int, fingerprint: dict, strategy=None) -> list[dict]:
     """One training of `build(fold)()` per fold (run k = fold k) on the fold's pairs, tested
     on its test part; each fold's ranking (`ranking_NN.npz`) and record are saved as it ends
-    and reused only when the fingerprint matches (`training.run_many`)."""
-    from vocalsearch_tf.retrieval import Retriever
+    and reused only when the fingerprint matches (`runs.run_many`)."""
+    from vocalsearch_tf.evaluation.retrieval import Retriever
 
     def run(index: int, seed: int) -> dict:
         fold = folds[index]
-        training.set_seed(seed)
-        datasets = {role: training.pair_dataset(fold.pairs[role], specs.imitation_rows, specs.sound_rows,
+        runs.set_seed(seed)
+        datasets = {role: recipes.pair_dataset(fold.pairs[role], specs.imitation_rows, specs.sound_rows,
                                                 specs.imitations, specs.sounds, recipe.batch_size,
                                                 shuffle_seed=seed if role == "train" else None)
                     for role in ("train", "val")}
-        model, history = training.fit_pair_model(build(fold), datasets["train"], datasets["val"], recipe, max_epochs,
+        model, history = recipes.fit_pair_model(build(fold), datasets["train"], datasets["val"], recipe, max_epochs,
                                                  strategy, progress=f"{out_dir.name} fold {index}")
         rank = ranking(fold, lambda sounds, queries: Retriever(model).index(specs.of_sounds(sounds.sound_id))
                        .log_likelihoods(specs.of_imitations(queries.imitation_id)))
@@ -234,7 +235,7 @@ def network_runs(build: Callable[[Fold], Callable], folds: list[Fold], specs, re
         return {**_fold_record(rank, fold), "epochs": len(history["loss"]), "params": model.count_params(),
                 "history": history}
 
-    return training.run_many(out_dir, len(folds), run, base_seed,
+    return runs.run_many(out_dir, len(folds), run, base_seed,
                              {**fingerprint, "max_epochs": max_epochs, "recipe": recipe}, ("ranking_{index:02d}.npz",))
 
 
@@ -253,7 +254,7 @@ def imisound_runs(folds: list[Fold], whole, epochs: int, out_dir: Path, base_see
         rank.save(out_dir / f"ranking_{index:02d}.npz")
         return {**_fold_record(rank, fold), "loss": model.history["loss"]}
 
-    return training.run_many(out_dir, len(folds), run, base_seed, {**fingerprint, "model": params},
+    return runs.run_many(out_dir, len(folds), run, base_seed, {**fingerprint, "model": params},
                              ("ranking_{index:02d}.npz",))
 
 

@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from vocalsearch_tf import augment, evaluation, runs, spectra, training
 from vocalsearch_tf.config import IMINET_CQT, AugmentationParams
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
-from vocalsearch_tf.runs import RunDirs
+from vocalsearch_tf.evaluation import scoring
+from vocalsearch_tf.signal import augment, spectra
+from vocalsearch_tf.training import recipes, runs
+from vocalsearch_tf.training.runs import RunDirs
 
 
 @dataclass
@@ -126,23 +128,23 @@ def train_and_evaluate(build: Callable[[], keras.Model], split: Split, specs: Sp
     query_specs = specs.of_imitations(test_queries.imitation_id)
 
     def run(index: int, seed: int) -> dict:
-        training.set_seed(seed)
+        runs.set_seed(seed)
         datasets = {
-            role: training.pair_dataset(split.pairs[role], specs.imitation_rows, specs.sound_rows,
+            role: recipes.pair_dataset(split.pairs[role], specs.imitation_rows, specs.sound_rows,
                                         specs.imitations, specs.sounds, recipe.batch_size,
                                         shuffle_seed=seed if role == "train" else None, augment=augment_batch)
             for role in ("train", "val")
         }
-        model, history = training.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
+        model, history = recipes.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
                                                  max_epochs, strategy, verbose,
                                                  progress=f"{out_dir.name} run {index}")
         model.save(out_dir / f"model_{index:02d}.keras")
-        scores = evaluation.retrieval_scores(model, test_sounds, test_queries, sound_specs, query_specs)
-        evaluation.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
-        return {"mrr": evaluation.mrr_by_category(scores), "tied_targets": evaluation.tied_targets_by_category(scores),
+        scores = scoring.retrieval_scores(model, test_sounds, test_queries, sound_specs, query_specs)
+        scoring.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
+        return {"mrr": scoring.mrr_by_category(scores), "tied_targets": scoring.tied_targets_by_category(scores),
                 "epochs": len(history["loss"]), "params": model.count_params(), "history": history}
 
-    return training.run_many(out_dir, n_runs, run, base_seed,
+    return runs.run_many(out_dir, n_runs, run, base_seed,
                              {**fingerprint, "max_epochs": max_epochs, "recipe": recipe, "augmentation": augmentation},
                              ("model_{index:02d}.keras", "scores_{index:02d}.npz"))
 
@@ -166,7 +168,7 @@ def imisound_scores(model, test_sounds: pd.DataFrame, test_queries: pd.DataFrame
     sound_vectors = model.embed(specs.of_sounds(test_sounds.sound_id))
     query_vectors = model.embed(specs.of_imitations(test_queries.imitation_id))
     library = log_likelihood(cosine_similarity(query_vectors, sound_vectors))
-    return library, evaluation.per_category(test_sounds, test_queries,
+    return library, scoring.per_category(test_sounds, test_queries,
                                             lambda members, asking: library[asking][:, members])
 
 
@@ -183,11 +185,11 @@ def imisound_runs(split: Split, specs: Spectrograms, n_runs: int, epochs: int, o
     def run(index: int, seed: int) -> dict:
         model = Imisound(params).fit(specs.of_imitations(train_ids), seed)
         library, scores = imisound_scores(model, test_sounds, test_queries, specs)
-        evaluation.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
-        return {"mrr": evaluation.mrr_by_category(scores), "tied_targets": evaluation.tied_targets_by_category(scores),
+        scoring.save_scores(out_dir / f"scores_{index:02d}.npz", scores)
+        return {"mrr": scoring.mrr_by_category(scores), "tied_targets": scoring.tied_targets_by_category(scores),
                 "library": library.shape[1], "loss": model.history["loss"], "vector_size": model.vector_size}
 
     params = dataclasses.replace(IMISOUND, epochs=epochs)
-    return training.run_many(out_dir, n_runs, run, base_seed,
+    return runs.run_many(out_dir, n_runs, run, base_seed,
                              {**fingerprint, "model": params},
                              ("scores_{index:02d}.npz",))

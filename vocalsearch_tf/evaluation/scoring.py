@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocalsearch_tf import metrics
 from vocalsearch_tf.datasets.vocalsketch import CATEGORIES, CATEGORY_CODES
-from vocalsearch_tf.retrieval import Retriever
+from vocalsearch_tf.evaluation import metrics
+from vocalsearch_tf.evaluation.retrieval import Retriever
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""How rankings are scored: metrics, ranking with cached towers, fusion, baselines."""

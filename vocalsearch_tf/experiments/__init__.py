@@ -1,0 +1,1 @@
+"""One module per notebook: what the notebook calls, and the papers' own numbers as data."""
