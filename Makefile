@@ -95,7 +95,8 @@ unit-test: $(VENV)/.installed-test
 	$(PY) -m pytest tests -m "not reproduce"
 
 # A fresh clone of the committed repository runs `make reproduce PROFILE=ci` three times
-# under papermill: every notebook end to end, then all runs reused, then SEED=1.
+# under papermill: every notebook end to end (checked against reference/ci), then all runs
+# reused, then from scratch again (byte-identical tables).
 notebook-test: $(VENV)/.installed-test
 	$(PY) -m pytest tests/test_reproduce.py -m reproduce
 

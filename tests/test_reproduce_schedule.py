@@ -63,23 +63,38 @@ def _run(project, jobs):
     return reproduce.run_all("ci", "synthetic", "data", 0, {"OUT": str(out)}, jobs=jobs)
 
 
+def _log(printed: str) -> list[tuple[str, str]]:
+    """The scheduler's own log, in order: ("start" | "end", notebook stem)."""
+    events = []
+    for line in printed.splitlines():
+        if m := re.match(r"== (\w+)\.ipynb \(profile", line):
+            events.append(("start", m.group(1)))
+        elif m := re.match(r"\s+(\w+)\.ipynb: \d+ s$", line):
+            events.append(("end", m.group(1)))
+    return events
+
+
 def test_independent_notebooks_overlap_and_dependents_start_after_their_needs(project, capsys):
     timings = _run(project, jobs=2)
-    spans = _spans(project / "spans")
-    assert set(spans) == {"00_first", "01_left", "02_right"}
-    assert spans["01_left"][0] >= spans["00_first"][1] and spans["02_right"][0] >= spans["00_first"][1]
-    assert spans["01_left"][0] < spans["02_right"][1] and spans["02_right"][0] < spans["01_left"][1]
-    assert set(timings) == {"00_first.ipynb", "01_left.ipynb", "02_right.ipynb"}
     printed = capsys.readouterr().out
+    log = _log(printed)
+    assert sorted(log) == sorted((kind, name) for kind in ("start", "end") for name in ("00_first", "01_left", "02_right"))
+    at = {event: position for position, event in enumerate(log)}
+    # a dependent starts only after what it needs has ended
+    assert at["start", "01_left"] > at["end", "00_first"] and at["start", "02_right"] > at["end", "00_first"]
+    # the two independent notebooks were both running at one logged moment: both started before either ended
+    assert max(at["start", "01_left"], at["start", "02_right"]) < min(at["end", "01_left"], at["end", "02_right"])
+    assert set(_spans(project / "spans")) == {"00_first", "01_left", "02_right"}  # every notebook ran its cell
+    assert set(timings) == {"00_first.ipynb", "01_left.ipynb", "02_right.ipynb"}
     assert "wall time per notebook" in printed and re.search(r"elapsed \(notebooks overlap\)\s+\d", printed)
 
 
-def test_one_job_runs_the_notebooks_in_order(project):
+def test_one_job_runs_the_notebooks_in_order(project, capsys):
     _run(project, jobs=1)
-    spans = _spans(project / "spans")
-    order = sorted(spans, key=lambda name: spans[name][0])
-    assert order == ["00_first", "01_left", "02_right"]
-    assert all(spans[b][0] >= spans[a][1] for a, b in zip(order, order[1:]))
+    log = _log(capsys.readouterr().out)
+    # one at a time: each notebook ends before the next starts, in file order
+    assert log == [(kind, name) for name in ("00_first", "01_left", "02_right") for kind in ("start", "end")]
+    assert set(_spans(project / "spans")) == {"00_first", "01_left", "02_right"}
 
 
 def test_a_failure_names_the_notebook_lets_the_running_one_finish_and_starts_nothing_new(project, monkeypatch):
