@@ -138,7 +138,8 @@ def test_search_scores_equal_the_full_model_on_each_pair(library, tmp_path, defa
 
 
 def test_fusion_with_imisound_multiplies_likelihoods(library, tmp_path, default):
-    from vocalsearch_tf.models.imisound import Imisound, ImisoundParams
+    from vocalsearch_tf.models.imisound import ImisoundParams
+    from vocalsearch_tf.training.imisound import Imisound
     from vocalsearch_tf.signal.features import ConstantQ
 
     clips = np.stack([audio.load_clip(p, 16_000, IMINET_CQT.clip_samples)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from vocalsearch_tf.datasets.packaged import package_root
+from vocalsearch_tf.datasets.debian import package_root
 from vocalsearch_tf.datasets.synthetic import soundfont
 
 

@@ -10,6 +10,7 @@ from vocalsearch_tf.evaluation import scoring
 from vocalsearch_tf.evaluation.scoring import CategoryScores
 from vocalsearch_tf.experiments import table1
 from vocalsearch_tf.models import imisound
+from vocalsearch_tf.training.imisound import Imisound
 
 
 def test_patches_are_525_ms_with_half_overlap():
@@ -37,7 +38,7 @@ def test_sae_reconstruction_loss_decreases_and_clips_become_7200_values():
     base = rng.standard_normal((72, 1))
     specs = np.stack([base * rng.uniform(0.5, 1.5) + 0.1 * rng.standard_normal((72, 129)) for _ in range(12)])[..., None]
     params = imisound.ImisoundParams(hidden=(64, 32), epochs=15, batch_size=32)
-    model = imisound.Imisound(params).fit(specs, seed=0)
+    model = Imisound(params).fit(specs, seed=0)
     loss = model.history["loss"]
     assert loss[-1] < 0.7 * loss[0]
     assert model.embed(specs[:3]).shape == (3, 12 * 32)
@@ -81,7 +82,7 @@ def test_a_short_clips_statistics_come_from_its_own_frames_only(tmp_path):
     assert whole[1].shape[1] == 1 + (80_000 - 1) // 420 > IMINET_CQT.n_frames
     assert_same_cqt(imisound.patches(whole[0]), imisound.patches(own))
 
-    model = imisound.Imisound(imisound.ImisoundParams(hidden=(16, 8), epochs=1, batch_size=8)).fit(whole, seed=0)
+    model = Imisound(imisound.ImisoundParams(hidden=(16, 8), epochs=1, batch_size=8)).fit(whole, seed=0)
     codes = model.encoder((imisound.patches(whole[0]) - model.mean) / model.scale).numpy()
     np.testing.assert_allclose(model.embed([whole[0]])[0], imisound.clip_statistics(codes), rtol=1e-5, atol=1e-6)
     fixed = np.asarray(layer(short[None]))[0]  # IMINET's fixed 129 frames, padded with silence
@@ -107,7 +108,7 @@ def test_fused_imisound_likelihood_sums_to_one_over_the_whole_test_library():
     specs = Spectrograms([rng.standard_normal((72, n)) for n in (30, 50, 40, 25, 60, 45)],
                          [rng.standard_normal((72, n)) for n in (35, 28, 70)],
                          {k: k for k in range(6)}, {10: 0, 11: 1, 12: 2})
-    model = imisound.Imisound(imisound.ImisoundParams(hidden=(16, 8), epochs=1, batch_size=8)).fit(specs.imitations)
+    model = Imisound(imisound.ImisoundParams(hidden=(16, 8), epochs=1, batch_size=8)).fit(specs.imitations)
     library, scores = imisound_scores(model, sounds, queries, specs)
     assert library.shape == (3, 6)  # every test sound, of both categories
     np.testing.assert_allclose(np.exp(library).sum(axis=1), 1.0)
@@ -119,8 +120,8 @@ def test_fused_imisound_likelihood_sums_to_one_over_the_whole_test_library():
 def test_imisound_likelihood_is_a_softmax_of_minus_the_cosine_distance():
     similarity = np.array([[1.0, 0.0, 0.5]])
     expected = np.exp([0.0, -1.0, -0.5]) / np.exp([0.0, -1.0, -0.5]).sum()
-    np.testing.assert_allclose(imisound.likelihood(similarity), [expected])
-    np.testing.assert_allclose(imisound.likelihood(similarity).sum(axis=1), 1.0)
+    np.testing.assert_allclose(scoring.likelihood(similarity), [expected])
+    np.testing.assert_allclose(scoring.likelihood(similarity).sum(axis=1), 1.0)
 
 
 def write_runs(folder, runs):

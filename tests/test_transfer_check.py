@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from vocalsearch_tf.datasets import imitators, packaged
+from vocalsearch_tf.datasets import debian, imitators, packaged
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
 from vocalsearch_tf.evaluation import metrics
 from vocalsearch_tf.experiments import transfer_check
@@ -30,7 +30,7 @@ def test_reserved_and_training_packages_are_refused(name, tmp_path):
 
 
 def test_fetch_names_the_missing_tool(tmp_path, monkeypatch):
-    monkeypatch.setattr(packaged.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(debian.shutil, "which", lambda tool: None)
     with pytest.raises(packaged.PackageToolError, match="apt-get not found"):
         packaged.fetch_packages(tmp_path, ["lmms-common"])
 
@@ -39,7 +39,7 @@ def test_unpacked_packages_are_reused_without_apt(tmp_path, monkeypatch):
     root = packaged.package_root(tmp_path, "pingus-data")
     root.mkdir(parents=True)
     (root / ".unpacked").write_text("pingus-data_0.7.6-5.1_all.deb\n")
-    monkeypatch.setattr(packaged.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(debian.shutil, "which", lambda tool: None)
     assert packaged.fetch_packages(tmp_path, ["pingus-data"]) == {"pingus-data": root}
     assert packaged.package_version(tmp_path, "pingus-data").startswith("pingus-data_0.7.6")
 
@@ -210,8 +210,8 @@ def test_chance_and_mrr_on_a_hand_made_score_matrix():
     def score(members, asking):
         return hand[np.ix_(asking, members)] if len(members) == 3 else np.ones((len(asking), len(members)))
 
-    scores = transfer_check.evaluation.per_category(sounds, queries, score)
-    mrr = transfer_check.evaluation.mrr_by_category(scores)
+    scores = transfer_check.scoring.per_category(sounds, queries, score)
+    mrr = transfer_check.scoring.mrr_by_category(scores)
     assert mrr["ED"] == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
     assert mrr["SS"] == 1.0  # one candidate
     assert transfer_check.chance(sounds, queries) == {"ED": pytest.approx(metrics.chance_mrr(3)), "SS": 1.0}

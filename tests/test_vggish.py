@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tests.local_http import RecordingHandler
 from vocalsearch_tf.datasets import download as dl
+from vocalsearch_tf.datasets import vggish_weights
 from vocalsearch_tf.models import vggish
 
 # tensorflow/models research/audioset/vggish/vggish_slim.py: TF-Slim scopes, slim.repeat nesting
@@ -118,7 +119,7 @@ def test_every_official_variable_is_mapped_and_outputs_are_reproduced(checkpoint
     path, pca, values = checkpoint
     assert {name for pair in vggish.checkpoint_names().values() for name in pair} == set(OFFICIAL)
     model = vggish.build_vggish(NARROW)
-    mapping = vggish.load_checkpoint(model, path)
+    mapping = vggish_weights.load_checkpoint(model, path)
     assert set(mapping) == set(OFFICIAL)  # every variable, each to its own Keras weight
     assert len(set(mapping.values())) == len(OFFICIAL)
     for name, weight_path in mapping.items():
@@ -131,7 +132,7 @@ def test_every_official_variable_is_mapped_and_outputs_are_reproduced(checkpoint
     expected = reference_network(patches.astype(np.float32), values)
     assert model(patches.astype(np.float32)).numpy() == pytest.approx(expected, rel=1e-4, abs=1e-4)
     # end to end: front-end, network and PCA of the released postprocessor
-    full = vggish.VGGish(path, pca, NARROW)
+    full = vggish_weights.VGGish(path, pca, NARROW)
     with np.load(pca) as npz:
         matrix, means = npz["pca_eigen_vectors"], npz["pca_means"]
     embedded = full.embed(waveform[None].astype(np.float32))
@@ -151,12 +152,12 @@ def test_front_end_matches_mel_features(checkpoint):
 
 def test_postprocessing_is_the_released_pca_and_quantisation(checkpoint):
     _, pca_path, _ = checkpoint
-    pca = vggish.load_pca(pca_path)
+    pca = vggish_weights.load_pca(pca_path)
     embeddings = np.random.default_rng(3).standard_normal((5, 128)).astype(np.float32)
     matrix, means = pca
     official = np.dot(matrix, (embeddings.T - means.reshape(-1, 1))).T
-    assert vggish.postprocess(embeddings, pca) == pytest.approx(official, rel=1e-4, abs=1e-4)
-    quantized = vggish.postprocess(embeddings, pca, quantize=True)
+    assert vggish_weights.postprocess(embeddings, pca) == pytest.approx(official, rel=1e-4, abs=1e-4)
+    quantized = vggish_weights.postprocess(embeddings, pca, quantize=True)
     assert quantized.dtype == np.uint8
     assert np.array_equal(quantized, ((np.clip(official, -2, 2) + 2) * (255.0 / 4)).astype(np.uint8))
 
@@ -165,18 +166,18 @@ def test_wrong_checkpoint_names_every_problem(tmp_path, checkpoint):
     bad = tmp_path / "bad.ckpt"
     write_v1_checkpoint(bad, {"vggish/conv1/weights": np.zeros((3, 3, 1, 32), np.float32),
                               "vggish/conv1/biases": np.zeros(64, np.float32)})
-    with pytest.raises(vggish.CheckpointMismatchError) as info:
-        vggish.load_checkpoint(vggish.build_vggish(NARROW), bad)
+    with pytest.raises(vggish_weights.CheckpointMismatchError) as info:
+        vggish_weights.load_checkpoint(vggish.build_vggish(NARROW), bad)
     message = str(info.value)
     assert str(bad) in message and "vggish/conv1/weights has shape (3, 3, 1, 32)" in message
     assert "vggish/fc2/biases missing" in message and "vggish/conv1/biases" not in message
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
-    with pytest.raises(vggish.CheckpointMismatchError, match="cannot read as a TensorFlow checkpoint"):
-        vggish.load_checkpoint(vggish.build_vggish(NARROW), tmp_path / "junk.ckpt")
+    with pytest.raises(vggish_weights.CheckpointMismatchError, match="cannot read as a TensorFlow checkpoint"):
+        vggish_weights.load_checkpoint(vggish.build_vggish(NARROW), tmp_path / "junk.ckpt")
     np.savez(tmp_path / "pca.npz", pca_eigen_vectors=np.zeros((64, 128)), pca_means=np.zeros(128))
     with pytest.raises(ValueError, match="PCA shapes"):
-        vggish.load_pca(tmp_path / "pca.npz")
-    assert vggish.files_in(tmp_path) is None
+        vggish_weights.load_pca(tmp_path / "pca.npz")
+    assert vggish_weights.files_in(tmp_path) is None
 
 
 def test_download_records_sha256_then_checks_it(tmp_path):
@@ -189,18 +190,18 @@ def test_download_records_sha256_then_checks_it(tmp_path):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-        urls = {name: url + name for name in vggish.URLS}
-        checkpoint, pca = vggish.download_vggish(tmp_path / "vggish", urls)
+        urls = {name: url + name for name in vggish_weights.URLS}
+        checkpoint, pca = vggish_weights.download_vggish(tmp_path / "vggish", urls)
         assert checkpoint.read_bytes() == b"weights" * 100 and pca.name == "vggish_pca_params.npz"
         hashes = json.loads((tmp_path / "vggish" / "hashes.json").read_text())
         assert hashes["vggish_model.ckpt"] == "sha256:" + hashlib.sha256(b"weights" * 100).hexdigest()
-        assert vggish.files_in(tmp_path / "vggish") == (checkpoint, pca)
-        vggish.download_vggish(tmp_path / "vggish", urls)
+        assert vggish_weights.files_in(tmp_path / "vggish") == (checkpoint, pca)
+        vggish_weights.download_vggish(tmp_path / "vggish", urls)
         assert len(RecordingHandler.requests) == 2  # the second call found both files and their hashes
         checkpoint.unlink()
         (www / "vggish_model.ckpt").write_bytes(b"other weights")
         with pytest.raises(dl.ChecksumMismatchError, match="vggish_model.ckpt"):
-            vggish.download_vggish(tmp_path / "vggish", urls)
+            vggish_weights.download_vggish(tmp_path / "vggish", urls)
     finally:
         httpd.shutdown()
         httpd.server_close()

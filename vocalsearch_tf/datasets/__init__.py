@@ -1,0 +1,1 @@
+"""The data: one loader per real layout, downloads, the embedded generators (`synthetic/`)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def main(argv=None) -> int:
@@ -37,6 +38,10 @@ def main(argv=None) -> int:
         manifest = make_synthetic(args.profile, args.dest or f"data/synthetic/{args.profile}/seed{args.seed}",
                                   args.seed, args.workers, args.sets or SETS)
         print(json.dumps(manifest, indent=2))
+    elif args.command == "download" and args.name == "vggish":  # weights for notebook 08, not a dataset
+        from vocalsearch_tf.datasets.vggish_weights import download_vggish
+
+        root = download_vggish(Path(args.dest) / "vggish")[0].parent
     elif args.command == "download":
         from vocalsearch_tf.datasets.download import download
 

@@ -272,10 +272,6 @@ def download(name: str, dest: str | Path, sessions_per_language: int = 300, sony
     dest = Path(dest)
     if name == "sonyc-ust":
         return download_sonyc_ust(dest, sonyc_version, sonyc_parts)
-    if name == "vggish":  # the VGGish checkpoint and PCA parameters (notebook 08), not a dataset
-        from vocalsearch_tf.models.vggish import download_vggish
-
-        return download_vggish(dest / "vggish")[0].parent
     if name == "urbansound8k":
         return download_urbansound8k(dest)
     if name == "vocalsketch":

@@ -114,3 +114,16 @@ def summary_table(rows: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
         table[system] = {code: f"{frame[code].mean():.3f} ± " + (f"{frame[code].std(ddof=1):.3f}" if len(frame) > 1 else "n/a")
                          for code in frame.columns}
     return pd.DataFrame(table).T
+
+
+def log_likelihood(similarity: np.ndarray) -> np.ndarray:
+    """IMISOUND's likelihood, the log of TASLP eq. 3, in float64: log-softmax over the library (axis 1) of minus
+    the cosine distance (1 - similarity)."""
+    logits = -(1.0 - np.asarray(similarity, dtype=np.float64))
+    logits = logits - logits.max(axis=1, keepdims=True)
+    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+
+def likelihood(similarity: np.ndarray) -> np.ndarray:
+    """TASLP eq. 3: softmax over the library of minus the cosine distance (1 - similarity)."""
+    return np.exp(log_likelihood(similarity))

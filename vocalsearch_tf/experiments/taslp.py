@@ -163,7 +163,8 @@ def imisound_scores(model, test_sounds: pd.DataFrame, test_queries: pd.DataFrame
     """IMISOUND's eq. 3 for the test queries: log-likelihoods over the library of every test
     sound (all categories; each row sums to one in likelihood), and the per-category
     `CategoryScores` sliced from it."""
-    from vocalsearch_tf.models.imisound import cosine_similarity, log_likelihood
+    from vocalsearch_tf.evaluation.baselines import cosine_scores as cosine_similarity
+    from vocalsearch_tf.evaluation.scoring import log_likelihood
 
     sound_vectors = model.embed(specs.of_sounds(test_sounds.sound_id))
     query_vectors = model.embed(specs.of_imitations(test_queries.imitation_id))
@@ -177,7 +178,8 @@ def imisound_runs(split: Split, specs: Spectrograms, n_runs: int, epochs: int, o
     """`n_runs` IMISOUND trainings on the training imitations' whole-clip CQTs (`specs` from
     `full_length_cqt`); each run's test log-likelihoods (`imisound_scores`) and result are
     saved as it ends."""
-    from vocalsearch_tf.models.imisound import IMISOUND, Imisound
+    from vocalsearch_tf.models.imisound import IMISOUND
+    from vocalsearch_tf.training.imisound import Imisound
 
     test_sounds, test_queries = split.test_tables()
     train_ids = split.imitations.imitation_id[split.imitations.role == "train"]

@@ -242,7 +242,10 @@ def network_runs(build: Callable[[Fold], Callable], folds: list[Fold], specs, re
 def imisound_runs(folds: list[Fold], whole, epochs: int, out_dir: Path, base_seed: int, fingerprint: dict) -> list[dict]:
     """IMISOUND per fold: the auto-encoder trained on the fold's training imitations (whole
     CQTs, `experiment.full_length_cqt`), eq. 3's log-likelihoods over the fold's test library."""
-    from vocalsearch_tf.models.imisound import IMISOUND, Imisound, cosine_similarity, log_likelihood
+    from vocalsearch_tf.evaluation.baselines import cosine_scores as cosine_similarity
+    from vocalsearch_tf.evaluation.scoring import log_likelihood
+    from vocalsearch_tf.models.imisound import IMISOUND
+    from vocalsearch_tf.training.imisound import Imisound
 
     params = dataclasses.replace(IMISOUND, epochs=epochs)
 

@@ -6,7 +6,8 @@ auto-encoder with hidden layers of 1000 and 600 units, trained on the training
 imitations' patches, codes each patch as 600 values; with the code's delta over time a
 patch is 1200 values; six statistics over a clip's patches (maximum, minimum, mean,
 median, standard deviation, inter-quartile range) make a 7200-d clip vector; queries
-rank candidates by cosine similarity.
+rank candidates by cosine similarity (fitting: `training.imisound`; eq. 3's likelihood:
+`evaluation.scoring`).
 
 Choices where the paper is silent: patches of 20 CQT frames (20 x 26.25 ms = 525 ms)
 with a hop of 10 frames (50 % overlap); patch vectors standardised per dimension with
@@ -24,11 +25,7 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
 from scipy import stats
-
-from vocalsearch_tf.evaluation.baselines import cosine_scores as cosine_similarity  # noqa: F401 (re-exported)
-from vocalsearch_tf.training.recipes import array_dataset, predict
 
 
 @dataclass(frozen=True)
@@ -74,51 +71,3 @@ def build_autoencoder(input_dim: int, params: ImisoundParams = IMISOUND) -> tupl
     h = keras.layers.Dense(first, activation="sigmoid", name="decode1")(z)
     out = keras.layers.Dense(input_dim, name="reconstruction")(h)
     return keras.Model(x, out, name="imisound_sae"), keras.Model(x, z, name="imisound_encoder")
-
-
-class Imisound:
-    """Fit on training spectrograms, then embed clips and score queries against candidates."""
-
-    def __init__(self, params: ImisoundParams = IMISOUND):
-        self.params = params
-        self.autoencoder = self.encoder = None
-        self.mean = self.scale = None
-        self.history: dict = {}
-
-    def fit(self, spectrograms, seed: int = 0, verbose: int = 0,
-            strategy: tf.distribute.Strategy | None = None) -> "Imisound":
-        data = np.concatenate([patches(s, self.params) for s in spectrograms])
-        self.mean, self.scale = data.mean(axis=0), data.std(axis=0) + 1e-6
-        keras.utils.set_random_seed(seed)
-        with (strategy or tf.distribute.get_strategy()).scope():
-            self.autoencoder, self.encoder = build_autoencoder(data.shape[1], self.params)
-            self.autoencoder.compile(keras.optimizers.Adam(self.params.learning_rate), "mse")
-        standard = (data - self.mean) / self.scale
-        history = self.autoencoder.fit(array_dataset((standard, standard), self.params.batch_size, shuffle_seed=seed),
-                                       epochs=self.params.epochs, shuffle=False, verbose=verbose)
-        self.history = {k: [float(v) for v in values] for k, values in history.history.items()}
-        return self
-
-    @property
-    def vector_size(self) -> int:
-        return 12 * self.params.hidden[-1]
-
-    def embed(self, spectrograms) -> np.ndarray:
-        """(clips, 7200) clip vectors from (bins, frames) spectrograms of any lengths."""
-        per_clip = [patches(s, self.params) for s in spectrograms]
-        codes = predict(self.encoder, (np.concatenate(per_clip) - self.mean) / self.scale, 1024)
-        bounds = np.cumsum([0] + [len(p) for p in per_clip])
-        return np.stack([clip_statistics(codes[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
-
-
-def log_likelihood(similarity: np.ndarray) -> np.ndarray:
-    """The log of TASLP eq. 3, in float64: log-softmax over the library (axis 1) of minus
-    the cosine distance (1 - similarity)."""
-    logits = -(1.0 - np.asarray(similarity, dtype=np.float64))
-    logits = logits - logits.max(axis=1, keepdims=True)
-    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-
-
-def likelihood(similarity: np.ndarray) -> np.ndarray:
-    """TASLP eq. 3: softmax over the library of minus the cosine distance (1 - similarity)."""
-    return np.exp(log_likelihood(similarity))

@@ -286,7 +286,7 @@ class ImisoundScorer(EmbeddingScorer):
 
 
 def save_imisound(model, path: str | Path, trained_on: str) -> Path:
-    """An IMISOUND fitted with `models.imisound.Imisound` as one `.npz` (encoder weights,
+    """An IMISOUND fitted with `training.imisound.Imisound` as one `.npz` (encoder weights,
     patch standardisation, settings) that `ImisoundScorer` reads."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,7 +308,8 @@ def embedded_imisound(cache_root: Path, log=print) -> Path:
     from vocalsearch_tf.config import IMINET_CQT, PROFILES
     from vocalsearch_tf.datasets.synthetic import GENERATOR_VERSION
     from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
-    from vocalsearch_tf.models.imisound import IMISOUND, Imisound
+    from vocalsearch_tf.models.imisound import IMISOUND
+    from vocalsearch_tf.training.imisound import Imisound
     from vocalsearch_tf.signal import spectra
     from vocalsearch_tf.signal.features import ConstantQ
     from vocalsearch_tf.training import runs

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vocalsearch_tf.datasets.debian import PackageToolError, fetch_debian, package_root
+
 DRUMS = 128  # the GM percussion bank
 PACKAGE = "fluid-soundfont-gm"
 FONT = "usr/share/sounds/sf2/FluidR3_GM.sf2"
@@ -36,8 +38,6 @@ def _checked(path: Path) -> Path:
 
 def soundfont_path(packages_dir: Path = PACKAGES_DIR) -> Path:
     """FluidR3_GM.sf2, installed system-wide or fetched into `packages_dir`; checked."""
-    from vocalsearch_tf.datasets.packaged import PackageToolError, fetch_debian, package_root
-
     for path in (Path("/") / FONT, package_root(packages_dir, PACKAGE) / FONT):
         if path.is_file():
             return _checked(path)
