@@ -32,7 +32,7 @@ TORCH := torch==2.13.0
 # Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
 TINYSOUNDFONT := tinysoundfont==0.3.7
 
-.PHONY: setup reproduce test unit-test notebook-test bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check
+.PHONY: setup reproduce test unit-test notebook-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check
 
 setup: $(VENV)/.installed
 
@@ -95,10 +95,15 @@ unit-test: $(VENV)/.installed-test
 	$(PY) -m pytest tests -m "not reproduce"
 
 # A fresh clone of the committed repository runs `make reproduce PROFILE=ci` three times
-# under papermill: every notebook end to end (checked against reference/ci), then all runs
-# reused, then from scratch again (byte-identical tables).
+# under papermill: every notebook end to end (checked against reference/ci), then the executed
+# notebooks under `pytest --nbval-lax` (all runs reused), then from scratch (byte-identical tables).
 notebook-test: $(VENV)/.installed-test
 	$(PY) -m pytest tests/test_reproduce.py -m reproduce
+
+# After `make reproduce`: its executed notebooks again under nbval (cells that raise fail;
+# finished runs are reused, so this is quick).
+nbval: $(VENV)/.installed-test
+	$(PY) -m pytest --nbval-lax -p no:cacheprovider -o addopts= results/$(PROFILE)/$(DATASET)/seed$(SEED)/notebooks
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py benchmarks/presence_retrieval.py benchmarks/augmentation.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -1,6 +1,7 @@
 """The newcomer's path: a fresh clone runs `make reproduce PROFILE=ci` end to end under
 papermill; its tables match `reference/ci` as any processor can (data exactly, trained
-metrics within their bands); a second run reuses every finished run; a run from scratch
+metrics within their bands); `pytest --nbval-lax` runs the executed notebooks again (no
+cell may raise) and reuses every finished run; a run from scratch
 on the same machine writes byte-identical tables. (That another seed shares no run is
 `tests/test_runs.py`'s fingerprint test.)
 
@@ -75,10 +76,13 @@ def test_fresh_clone_matches_the_reference_then_reuses_then_reruns_identically(c
     assert check.returncode == 0, check.stdout[-5000:]
     assert re.search(r"\d+ of \d+ tables equal, \d+ within their bands", check.stdout), check.stdout[-2000:]
 
+    # the executed notebooks again, under nbval: no cell raises, and every run is reused
     finished = records(clone, 0)
-    reproduce(clone, 0)
-    again = run_lines(clone, 0)
-    assert again and all(line.startswith("reused") for line in again), again
+    nbval = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-o", "addopts=",
+                            "-q", *map(str, notebooks)], cwd=clone, env={**os.environ, "PYTHONPATH": str(clone)},
+                           capture_output=True, text=True, timeout=1500)
+    assert nbval.returncode == 0, nbval.stdout[-5000:]
+    assert re.search(r"\d+ passed", nbval.stdout) and "failed" not in nbval.stdout.splitlines()[-1]
     assert records(clone, 0) == finished  # not one run record rewritten
 
     # determinism where it is promised: the same machine, from scratch, the same tables
