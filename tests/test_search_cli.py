@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
@@ -182,3 +183,59 @@ def test_a_library_indexed_with_another_model_gets_a_clear_message(indexed, tmp_
                        "--results-dir", tmp_path / "results", "--model", name)
     assert code == 1
     assert "is indexed with model(s) default, not with" in err and f"vocalsearch index {library.resolve()} --model {name}" in err
+
+
+def test_several_imitations_in_one_call_give_each_its_own_complete_answer(indexed, capsys, tmp_path):
+    data, library, index_dir = indexed
+    paths = list(data.imitations.path[:3])
+    singles = []
+    for path in paths:
+        code, out, _ = run(capsys, "query", path, "--library", library, "--index-dir", index_dir, "--json")
+        singles.append(json.loads(out))
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16_000, np.float32), 16_000)
+    code, out, err = run(capsys, "query", *paths[:2], silent, paths[2], "--library", library,
+                         "--index-dir", index_dir, "--json")
+    answers = json.loads(out)
+    assert code == 1 and len(answers) == 4  # one bad imitation fails the call, not the others' answers
+    assert "silent.wav" in answers[2]["error"] and "silent.wav" in err
+    for single, answer in zip(singles, answers[:2] + answers[3:]):
+        assert answer["query"] == single["query"]
+        assert [h["file"] for h in answer["hits"]] == [h["file"] for h in single["hits"]]
+        assert [h["score"] for h in answer["hits"]] == pytest.approx([h["score"] for h in single["hits"]])
+    code, out, _ = run(capsys, "query", *paths[:2], "--library", library, "--index-dir", index_dir, "--top", 2)
+    assert code == 0 and out.count("rank  ") == 2
+
+
+def test_evaluate_reports_mrr_and_recall_of_a_users_own_imitations(indexed, capsys, tmp_path):
+    data, library, index_dir = indexed
+    rows = data.imitations
+    targets = rows.sound_id.map(dict(zip(data.sounds.sound_id, data.sounds.filename)))
+    csv = tmp_path / "mine.csv"
+    pd.DataFrame({"imitation": rows.path, "target": targets}).to_csv(csv, index=False)
+    code, out, _ = run(capsys, "evaluate", library, csv, "--index-dir", index_dir, "--json")
+    result = json.loads(out)
+    assert code == 0 and result["imitations"] == len(rows) and result["sounds"] == len(data.sounds)
+    by_hand = []  # the target's rank from the whole ranking `query` prints, ties counted against it
+    for entry in result["ranks"][:5]:
+        code, out, _ = run(capsys, "query", entry["imitation"], "--library", library, "--index-dir", index_dir,
+                           "--top", len(data.sounds), "--json")
+        scores = {h["file"]: h["score"] for h in json.loads(out)["hits"]}
+        by_hand.append(sum(s >= scores[entry["target"]] for s in scores.values()))
+    assert [e["rank"] for e in result["ranks"][:5]] == by_hand
+    ranks = np.array([e["rank"] for e in result["ranks"]])
+    assert result["mrr"] == pytest.approx(np.mean(1 / ranks))
+    assert result["recall"]["5"] == pytest.approx(np.mean(ranks <= 5))
+    code, out, _ = run(capsys, "evaluate", library, csv, "--index-dir", index_dir)
+    assert code == 0 and "MRR" in out and "recall@10" in out and "a random ranking" in out
+
+
+def test_evaluate_names_an_unknown_target_and_a_csv_without_its_columns(indexed, capsys, tmp_path):
+    data, library, index_dir = indexed
+    csv = tmp_path / "wrong.csv"
+    pd.DataFrame({"imitation": [data.imitations.path[0]], "target": ["not_there.wav"]}).to_csv(csv, index=False)
+    code, _, err = run(capsys, "evaluate", library, csv, "--index-dir", index_dir)
+    assert code == 1 and "not_there.wav" in err and "not in the index" in err
+    csv.write_text("file,sound\na.wav,b.wav\n")
+    code, _, err = run(capsys, "evaluate", library, csv, "--index-dir", index_dir)
+    assert code == 1 and "needs the columns imitation and target" in err

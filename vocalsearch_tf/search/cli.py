@@ -1,7 +1,8 @@
 """The `vocalsearch` command line.
 
     vocalsearch index DIR [--model NAME|PATH]          index (or update the index of) a folder of sounds
-    vocalsearch query IMITATION [--library DIR] [--top 10] [--model NAME|PATH] [--json]
+    vocalsearch query IMITATION [IMITATION ...] [--library DIR] [--top 10] [--model NAME|PATH] [--json]
+    vocalsearch evaluate DIR IMITATIONS.csv [--model NAME|PATH] [--json]   MRR, recall@k on your own imitations
     vocalsearch models                                 the models it can use
     vocalsearch app [--library DIR]                    the web page (needs the `app` extra)
 
@@ -50,12 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("library", help="the folder of sounds (WAV, FLAC, OGG, MP3; searched recursively)")
     index.add_argument("--json", action="store_true", help="print the report as JSON")
     _common(index)
-    query = commands.add_parser("query", help="rank the library's sounds for a recorded imitation")
-    query.add_argument("imitation", help="an audio file of your vocal imitation")
+    query = commands.add_parser("query", help="rank the library's sounds for recorded imitations")
+    query.add_argument("imitations", nargs="+", metavar="imitation",
+                       help="audio files of your vocal imitations (one model load for all)")
     query.add_argument("--library", default=None, help="the indexed folder (default: the one indexed last)")
     query.add_argument("--top", type=int, default=10, help="how many sounds to list (default 10)")
-    query.add_argument("--json", action="store_true", help="print the results as JSON")
+    query.add_argument("--json", action="store_true",
+                       help="print the results as JSON (a list, one object per imitation, when several)")
     _common(query)
+    evaluate = commands.add_parser("evaluate", help="MRR and recall@k of a model on your own labelled imitations")
+    evaluate.add_argument("library", help="the indexed folder of sounds")
+    evaluate.add_argument("imitations_csv", metavar="IMITATIONS.csv",
+                          help="columns imitation (relative to the CSV) and target (relative to the library)")
+    evaluate.add_argument("--json", action="store_true", help="print the measures and every rank as JSON")
+    _common(evaluate)
     models = commands.add_parser("models", help="list the models a library can be searched with")
     models.add_argument("--json", action="store_true")
     _common(models, model=False)
@@ -98,6 +107,7 @@ def run_query(args) -> int:
     from vocalsearch_tf.search.config import SearchError
     from vocalsearch_tf.search.index import LibraryIndex, last_library
     from vocalsearch_tf.search.models import resolve
+    from vocalsearch_tf.signal.audio import AudioError
 
     folder = args.library or last_library(args.index_dir)
     if folder is None:
@@ -105,7 +115,34 @@ def run_query(args) -> int:
                           "or pass --library DIR")
     library = LibraryIndex(folder, args.index_dir)
     scorer = resolve(args.model, _results_dir(args), library.root, _log)
-    result = engine.search(args.imitation, library, scorer, args.top)
+    indexes = engine.open_indexes(library, scorer)
+    results = []  # a SearchResult, or the error that stopped one imitation's search
+    for imitation in args.imitations:
+        try:
+            results.append(engine.search(imitation, library, scorer, args.top, indexes=indexes))
+        except (SearchError, AudioError) as error:
+            if len(args.imitations) == 1:
+                raise
+            _log(f"vocalsearch: error: {error}")
+            results.append(error)
+    if args.json:
+        objects = [r.as_dict() if isinstance(r, engine.SearchResult) else {"query": q, "error": str(r)}
+                   for q, r in zip(args.imitations, results)]
+        print(json.dumps(objects[0] if len(objects) == 1 else objects, indent=2))
+    else:
+        print("\n\n".join(r.table() if isinstance(r, engine.SearchResult) else f"{q}: error: {r}"
+                           for q, r in zip(args.imitations, results)))
+    return 0 if all(isinstance(r, engine.SearchResult) for r in results) else 1
+
+
+def run_evaluate(args) -> int:
+    from vocalsearch_tf.search.index import LibraryIndex
+    from vocalsearch_tf.search.measure import evaluate
+    from vocalsearch_tf.search.models import resolve
+
+    library = LibraryIndex(args.library, args.index_dir)
+    scorer = resolve(args.model, _results_dir(args), library.root, _log)
+    result = evaluate(args.imitations_csv, library, scorer)
     print(json.dumps(result.as_dict(), indent=2) if args.json else result.table())
     return 0
 
@@ -139,7 +176,8 @@ def main(argv=None) -> int:
     from vocalsearch_tf.signal.audio import AudioError
 
     args = build_parser().parse_args(argv)
-    command = {"index": run_index, "query": run_query, "models": run_models, "app": run_app}[args.command]
+    command = {"index": run_index, "query": run_query, "evaluate": run_evaluate, "models": run_models,
+               "app": run_app}[args.command]
     try:
         return command(args)
     except (SearchError, AudioError) as error:
