@@ -275,3 +275,37 @@ def get_profile(name: str | None = None) -> Profile:
 def as_dict(params) -> dict:
     """A dataclass's fields as a plain dict, for tables and JSON records."""
     return dataclasses.asdict(params)
+
+
+@dataclass(frozen=True)
+class AisfxLogMelParams:
+    """The aisfx encoder's front-end (Ma & Lerch, ISMIR 2022; aisfx 0.1.2, the Essentia path its
+    `inference.main` uses by default and the paper used), as read from the package's source:
+
+    44.1 kHz mono; frames of 2048 samples every 1024, the first centred on sample 0 (Essentia's
+    FrameCutter, zero padding at both ends); a symmetric Hann window, not normalised; the power
+    spectrum |X|^2; 96 triangular bands on the HTK mel scale from 0 Hz to Nyquist, triangles
+    linear in mel ('warping' weighting), each band's weights summing to 1 ('unit_sum');
+    log10(1 + 1e4 * band power), divided by the package's 'original' maximum 9.4578 (minimum 0).
+    The network sees blocks of 100 frames (~2.3 s) taken every 50 frames.
+    """
+
+    sample_rate: int = 44_100
+    n_fft: int = 2048  # also the window length
+    hop_length: int = 1024
+    n_mels: int = 96
+    fmin: float = 0.0
+    fmax: float = 22_050.0
+    log_scale: float = 1e4  # log10(1 + log_scale * power)
+    norm_max: float = 9.457798957824707  # spectrogram_normalize(spec_norm='original'): (s - 0) / max
+    n_frames: int = 100  # EMB_BLOCK_LENGTH: one embedding per block of this many frames
+    block_hop: int = 50  # emb_hop_size 0.5 of the block
+
+    @property
+    def clip_samples(self) -> int:
+        """Samples under the `n_frames` frames (102 400, 2.32 s): later ones do not change the embedding."""
+        return (self.n_frames - 1) * self.hop_length + self.n_fft // 2
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_mels, self.n_frames)
