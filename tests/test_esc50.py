@@ -145,7 +145,7 @@ def test_same_seed_same_bytes_other_seed_other_sounds(small, tmp_path):
 def test_embedded_set_is_hard_but_not_random(tmp_path):
     """All 50 classes: the summary-statistics baseline (cosine) ranks every other clip, less
     the query's own recording. It must beat chance clearly and stay far from perfect."""
-    from vocalsearch_tf.experiments import manocha2018 as cr
+    from vocalsearch_tf.evaluation import content_retrieval as cr
     from vocalsearch_tf.signal import audio
     from vocalsearch_tf.signal.features import LogFrequency
 

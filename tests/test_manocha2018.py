@@ -1,5 +1,6 @@
 """Manocha et al. 2018: the log-frequency front-end, the twin MLP, the contrastive loss, the
-pair sets, the fit (with a strategy, through the resumable runner) and the retrieval metrics."""
+pair sets, the fit (with a strategy, through the resumable runner), the retrieval metrics and
+the notebook's data glue."""
 
 import dataclasses
 import json
@@ -13,9 +14,11 @@ import tensorflow as tf
 from sklearn.metrics import average_precision_score, label_ranking_average_precision_score
 
 from vocalsearch_tf.config import MANOCHA_LOGFREQ
+from vocalsearch_tf.evaluation import content_retrieval as retrieval
 from vocalsearch_tf.evaluation import metrics
 from vocalsearch_tf.experiments import manocha2018 as cr
 from vocalsearch_tf.models import manocha2018 as m
+from vocalsearch_tf.training import manocha2018 as t
 from vocalsearch_tf.signal.features import LogFrequency, log_frequency_filterbank
 from vocalsearch_tf.training import runs
 
@@ -66,6 +69,18 @@ def test_front_end_restores_from_a_keras_file(tmp_path):
 
 # --- the twin MLP and its loss ------------------------------------------------------------------
 
+def test_the_model_module_imports_no_later_stage():
+    """models/ holds builders only: no training, evaluation, data sets, experiments or search."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(m))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    later = ("training", "evaluation", "datasets", "experiments", "search")
+    assert not [name for name in imported if any(name.startswith(f"vocalsearch_tf.{s}") for s in later)]
+
+
 def test_tower_is_the_paper_mlp():
     tower = m.build_tower()
     assert tower.output_shape == (None, 128)
@@ -83,7 +98,7 @@ def test_tower_is_the_paper_mlp():
 
 def test_contrastive_loss_on_hand_examples():
     def loss(d, y, margin):
-        return float(m.contrastive_loss(d, y, margin))
+        return float(t.contrastive_loss(d, y, margin))
 
     assert loss(2.0, 1, 1.0) == pytest.approx(2.0)  # similar: D^2 / 2, whatever the margin
     assert loss(0.0, 1, 1.0) == 0.0
@@ -95,10 +110,10 @@ def test_contrastive_loss_on_hand_examples():
     positives = np.zeros((3, 3), np.uint8); positives[0, 2] = 1
     negatives = np.zeros((3, 3), np.uint8); negatives[0, 1] = negatives[1, 2] = 1
     expected = (0.5 * 1.0 + 0.0 + 0.5 * (5.0 - np.sqrt(18)) ** 2) / 3
-    assert float(m.set_loss(e, positives, negatives, 5.0)) == pytest.approx(expected, rel=1e-5)
+    assert float(t.set_loss(e, positives, negatives, 5.0)) == pytest.approx(expected, rel=1e-5)
     same = tf.Variable([[1.0, 2.0], [1.0, 2.0]])  # coincident clips of a negative pair
     with tf.GradientTape() as tape:
-        value = m.set_loss(same, np.zeros((2, 2)), np.triu(np.ones((2, 2)), 1), 1.0)
+        value = t.set_loss(same, np.zeros((2, 2)), np.triu(np.ones((2, 2)), 1), 1.0)
     assert float(value) == pytest.approx(0.5, abs=1e-5)  # D = 0: (m - 0)^2 / 2
     assert np.isfinite(tape.gradient(value, same).numpy()).all()  # the sqrt's floor keeps it finite
 
@@ -114,21 +129,21 @@ def pairs_of(matrix):
 
 def test_pair_counts_on_a_small_class_table():
     positive = 3 + 1 + 6  # C(3,2) + C(2,2) + C(4,2)
-    balanced, unbalanced = m.balanced_pairs(LABELS, 0), m.unbalanced_pairs(LABELS)
+    balanced, unbalanced = t.balanced_pairs(LABELS, 0), t.unbalanced_pairs(LABELS)
     assert balanced.counts() == (positive, positive)
     assert unbalanced.counts() == (positive, 3 * 2 + 3 * 4 + 2 * 4)
     same = {(i, j) for i in range(9) for j in range(i + 1, 9) if LABELS[i] == LABELS[j]}
     assert pairs_of(balanced.positives) == pairs_of(unbalanced.positives) == same
     assert all(LABELS[i] != LABELS[j] for i, j in pairs_of(balanced.negatives))
     assert pairs_of(unbalanced.negatives) == {(i, j) for i in range(9) for j in range(i + 1, 9) if LABELS[i] != LABELS[j]}
-    assert np.array_equal(balanced.negatives, m.balanced_pairs(LABELS, 0).negatives)
-    assert not np.array_equal(m.balanced_pairs(np.repeat(np.arange(5), 6), 0).negatives,
-                              m.balanced_pairs(np.repeat(np.arange(5), 6), 1).negatives)
+    assert np.array_equal(balanced.negatives, t.balanced_pairs(LABELS, 0).negatives)
+    assert not np.array_equal(t.balanced_pairs(np.repeat(np.arange(5), 6), 0).negatives,
+                              t.balanced_pairs(np.repeat(np.arange(5), 6), 1).negatives)
 
 
 def test_balanced_negatives_are_one_per_positive_and_class_balanced():
     labels = np.repeat(np.arange(6), [5, 5, 8, 8, 10, 10])
-    pairs = m.balanced_pairs(labels, 3)
+    pairs = t.balanced_pairs(labels, 3)
     n = pairs.negatives.astype(int)
     # each positive lends one of its clips as the anchor of one negative, so a class's clips
     # anchor about as many negatives as the class has positives
@@ -154,16 +169,17 @@ def test_fit_lowers_the_loss_and_groups_the_classes_under_a_strategy():
     contrastive loss falls, and the tower keeps the weights of its best epoch."""
     x, labels = toy_set()
     relevant, itself = labels[:, None] == labels[None, :], np.eye(len(x), dtype=bool)
-    pairs = m.balanced_pairs(labels, 0)
+    pairs = t.balanced_pairs(labels, 0)
 
     def validate(tower):
-        v = m.embed(tower, x)
-        return {"val_loss": m.validation_loss(v, pairs, 10.0),
-                "val_map": float(np.mean(metrics.average_precisions(cr.euclidean_scores(v, v), relevant, itself)))}
+        v = t.embed(tower, x)
+        return {"val_loss": t.validation_loss(v, pairs, 10.0),
+                "val_map": float(np.mean(metrics.average_precisions(retrieval.euclidean_scores(v, v), relevant,
+                                                                    itself)))}
 
-    recipe = m.ContrastiveRecipe(margin=10.0, learning_rate=1e-4, clips_per_step=len(x), patience=25)
+    recipe = t.ContrastiveRecipe(margin=10.0, learning_rate=1e-4, clips_per_step=len(x), patience=25)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
-    tower, history = m.fit_siamese(x, pairs, recipe, 0, validate, max_epochs=25, strategy=strategy)
+    tower, history = t.fit_siamese(x, pairs, recipe, 0, validate, max_epochs=25, strategy=strategy)
     assert len(history["loss"]) == len(history["val_map"]) == 25
     assert np.mean(history["loss"][-5:]) < 0.7 * history["loss"][0]
     assert history["val_map"][0] < 0.5 < 0.9 < max(history["val_map"])  # chance: 7 of 23 relevant
@@ -182,15 +198,15 @@ def test_runs_go_through_the_resumable_runner(tmp_path):
     x, labels = toy_set(n_per_class=12)
     clips = toy_clips(labels)
     fingerprint = runs.fingerprint(profile="test", dataset="toy", seed=0, data=cr.data_digest(clips, x))
-    recipe = m.ContrastiveRecipe(margin=2.0, clips_per_step=16)
-    first = cr.train_runs(tmp_path / "balanced", "balanced", recipe, x, clips, 1, 2, 0, fingerprint)
+    recipe = t.ContrastiveRecipe(margin=2.0, clips_per_step=16)
+    first = cr.train_and_measure(tmp_path / "balanced", "balanced", recipe, x, clips, 1, 2, 0, fingerprint)
     record = json.loads((tmp_path / "balanced" / "run_00.json").read_text())
     assert record["pair_set"] == "balanced" and record["epochs"] == 2
     assert set(record["test"]) == {"euclidean", "cosine"} and 0 < record["test"]["euclidean"]["map"] <= 1
     assert np.load(tmp_path / "balanced" / "embeddings_00.npy").shape == (len(x), 128)
     restored = keras.models.load_model(tmp_path / "balanced" / "tower_00.keras")
-    assert np.allclose(m.embed(restored, x), cr.embeddings(tmp_path / "balanced"), atol=1e-5)
-    again = cr.train_runs(tmp_path / "balanced", "balanced", recipe, x, clips, 1, 2, 0, fingerprint)
+    assert np.allclose(t.embed(restored, x), t.embeddings(tmp_path / "balanced"), atol=1e-5)
+    again = cr.train_and_measure(tmp_path / "balanced", "balanced", recipe, x, clips, 1, 2, 0, fingerprint)
     assert again[0]["seconds"] == first[0]["seconds"]  # reused, not trained again
     stale = runs.stale_reason(record, runs.plain({**fingerprint, "pair_set": "balanced", "max_epochs": 2,
                                                       "recipe": dataclasses.replace(recipe, margin=3.0)}), [])
@@ -238,8 +254,8 @@ def test_euclidean_scores_are_one_matrix_product_of_the_distances():
     q, d = rng.standard_normal((5, 128)), rng.standard_normal((7, 128))
     from scipy.spatial.distance import cdist
 
-    assert np.allclose(-cr.euclidean_scores(q, d), cdist(q, d), atol=1e-6)
-    assert np.allclose(cr.cosine_scores(q, d), 1 - cdist(q, d, "cosine"))
+    assert np.allclose(-retrieval.euclidean_scores(q, d), cdist(q, d), atol=1e-6)
+    assert np.allclose(retrieval.cosine_scores(q, d), 1 - cdist(q, d, "cosine"))
 
 
 # --- the data set glue --------------------------------------------------------------------------
@@ -263,7 +279,7 @@ def test_split_keeps_recordings_together_at_70_10_20():
 def test_protocol_leaves_out_the_query_and_its_recording():
     clips = pd.DataFrame({"label": ["a", "a", "a", "b"], "recording": ["r1", "r1", "r2", "r3"],
                           "split": ["test", "test", "train", "train"]})
-    proto = cr.protocol(clips)
+    proto = retrieval.protocol(clips)
     assert proto.queries.tolist() == [0, 1] and proto.database.tolist() == [0, 1, 2, 3]
     assert proto.excluded.tolist() == [[True, True, False, False]] * 2
     assert proto.relevant.tolist() == [[True, True, True, False]] * 2
@@ -275,3 +291,47 @@ def test_loudest_window_holds_the_event():
     start = cr.loudest_start(x, MANOCHA_LOGFREQ.clip_samples, 512)
     assert start % 512 == 0 and start <= 3 * 44_100 and start + MANOCHA_LOGFREQ.clip_samples >= 3 * 44_100 + 20_000
     assert cr.loudest_start(x[:1000], MANOCHA_LOGFREQ.clip_samples, 512) == 0
+
+
+def test_crop_is_the_clip_the_spectrograms_were_cut_from(tmp_path):
+    from vocalsearch_tf.signal import audio
+
+    p = MANOCHA_LOGFREQ
+    x = 0.01 * np.random.default_rng(3).standard_normal(3 * p.sample_rate)
+    x[2 * p.sample_rate: 2 * p.sample_rate + 8000] += 0.5 * np.sin(np.arange(8000) / 5.0)
+    path = audio.write(tmp_path / "clip.wav", x.astype(np.float32), p.sample_rate)
+    layer = LogFrequency(p)
+    spectrograms, starts = cr.clip_spectrograms([path], layer)
+    clip = cr.crop(path, p, int(starts[0]))
+    assert clip.shape == (p.clip_samples,) and starts[0] > 0
+    assert np.array_equal(np.asarray(layer(clip[None]), np.float32)[..., 0], spectrograms)
+
+
+def test_a_class_draws_from_its_own_generator():
+    """The split (and the cap) of a class do not depend on which other classes are present."""
+    rows = [{"label": label, "recording": f"{label}/{r}", "clip": f"{label}/{r}/0"}
+            for label in ("esc50:dog", "esc50:rain", "urbansound8k:siren") for r in range(12)]
+    both = cr.split_by_recording(pd.DataFrame(rows), seed=5)
+    alone = cr.split_by_recording(pd.DataFrame([r for r in rows if r["label"] == "esc50:rain"]), seed=5)
+    assert both[both.label == "esc50:rain"].split.tolist() == alone.split.tolist()
+    capped = cr.cap_per_class(pd.DataFrame(rows).assign(source="esc50"), 5, seed=5)
+    capped_alone = cr.cap_per_class(pd.DataFrame([r for r in rows if r["label"] == "esc50:rain"]).assign(
+        source="esc50"), 5, seed=5)
+    assert capped[capped.label == "esc50:rain"]["clip"].tolist() == capped_alone["clip"].tolist()
+    first = cr.label_rng(5, "esc50:rain").permutation(12)
+    assert np.array_equal(first, cr.label_rng(5, "esc50:rain").permutation(12))
+    assert not np.array_equal(first, cr.label_rng(5, "esc50:dog").permutation(12))
+
+
+def test_top_matches_are_the_ranking_the_measures_score():
+    rng = np.random.default_rng(4)
+    clips = pd.DataFrame({"label": rng.choice(["a", "b", "c"], 30), "recording": [f"r{k // 2}" for k in range(30)],
+                          "split": np.tile(["test", "train", "train"], 10)})
+    proto = retrieval.protocol(clips)
+    scores = rng.standard_normal((len(proto.queries), len(proto.database))).astype(np.float32)
+    scores[:, :3] = scores[:, 3:6]  # some ties: the stable order decides
+    ranked = metrics.ranked_relevance(scores, proto.relevant, proto.excluded)
+    for k, query in enumerate(proto.queries):
+        top = retrieval.top_matches(scores, proto, int(query), count=8)
+        assert [bool(clips.label[j] == clips.label[query]) for j in top] == ranked[k, :8].tolist()
+        assert query not in top and not (clips.recording[top] == clips.recording[query]).any()

@@ -65,20 +65,26 @@ def map_s_at_k(levels_ranked: np.ndarray, s: int, k: int) -> float:
 
 # --- single-label content retrieval (Manocha et al., ICASSP 2018, 4.1) --------------------
 
-def ranked_relevance(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:
-    """`(queries, candidates)` relevance in each query's ranked order, higher score first.
-
-    Ties keep the candidates' order (a stable sort). `excluded` candidates (the query itself,
-    clips of its own recording) go to the end of the list as irrelevant, so they change no
-    precision at K below the number of candidates left in.
-    """
+def ranked_order(scores: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:
+    """`(queries, candidates)`: each query's candidate columns in ranked order, higher score
+    first. Ties keep the candidates' order (a stable sort); `excluded` candidates (the query
+    itself, clips of its own recording) go to the end of the list."""
     scores = np.asarray(scores, dtype=float)
-    relevant = np.asarray(relevant, dtype=bool)
     if excluded is not None:
         scores = np.where(excluded, -np.inf, scores)
+    return np.argsort(-scores, axis=1, kind="stable")
+
+
+def ranked_relevance(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:
+    """`(queries, candidates)` relevance in each query's ranked order (`ranked_order`).
+
+    `excluded` candidates go to the end of the list as irrelevant, so they change no
+    precision at K below the number of candidates left in.
+    """
+    relevant = np.asarray(relevant, dtype=bool)
+    if excluded is not None:
         relevant = relevant & ~np.asarray(excluded, dtype=bool)
-    order = np.argsort(-scores, axis=1, kind="stable")
-    return np.take_along_axis(relevant, order, axis=1)
+    return np.take_along_axis(relevant, ranked_order(scores, excluded), axis=1)
 
 
 def average_precisions(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:

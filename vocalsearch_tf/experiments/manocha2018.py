@@ -1,32 +1,22 @@
-"""Content-based retrieval of sound events (Manocha et al., ICASSP 2018), the pieces notebook 07
-uses: the 60-class set, its split, the 2 s clips, ranking, and evaluation.
+"""Notebook 07, Manocha et al., "Content-based representations of audio using Siamese neural
+networks" (ICASSP 2018): the 60-class set and its split, the 2 s clips and their cached
+spectrograms, the validation and test measures bound to the training runner, the tables and
+the findings. The tower is `models/manocha2018.py`, its training `training/manocha2018.py`, the
+protocol and measures `evaluation/content_retrieval.py`, the paper's numbers `experiments/paper.py`.
 
 The paper's 76-class YouTube set is not public; its stand-in is ESC-50 (50 classes) together
 with UrbanSound8K (10), real or embedded. Classes keep their data set in their label
 ("esc50:siren" and "urbansound8k:siren" are two classes, as the paper kept near-duplicate
 labels of its three sources apart).
-
-Which database a test query ranks (3.3 does not say): the test clips and the training clips,
-without the query itself and without the other clips cut from the query's own source
-recording (ESC-50's takes of one `src_file`, UrbanSound8K's slices of one `fsID`). Why:
-- the training clips: Table 2 reports MP@25 up to 0.784 for a class, 19.6 hits in the top
-  25, which a class's ~19 other test clips could not give; the database of 2.4 is "the
-  audio clips" of the collection, and a search system ranks its whole library;
-- not the query: it would always be its own first hit, and MP^1 would be 1, not ~0.3;
-- not its own recording: another excerpt of the same recording is an exact match, the
-  fingerprinting task the paper sets apart from content-based retrieval (section 1), and
-  real data sets cut several clips from one recording where the paper's YouTube set took
-  one 2 s clip per recording.
-The validation clips are left out of the test database; validation queries rank the
-validation and training clips by the same rule (the margin and the epoch are chosen there).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +25,14 @@ from tqdm.auto import tqdm
 
 from vocalsearch_tf.datasets.esc50 import load_esc50
 from vocalsearch_tf.datasets.urbansound8k import load_urbansound8k
-from vocalsearch_tf.evaluation import baselines, metrics
+from vocalsearch_tf.evaluation import metrics
+from vocalsearch_tf.evaluation.content_retrieval import SCORERS, euclidean_scores, measures_by_scorer, mp_at, protocol
+from vocalsearch_tf.experiments.paper import MANOCHA2018_TABLE_1
 from vocalsearch_tf.signal import audio
+from vocalsearch_tf.training import manocha2018 as training
+from vocalsearch_tf.training import runs
 
 SPLIT = {"train": 0.7, "val": 0.1, "test": 0.2}  # per class (3.1)
-KS = tuple(range(1, 31))  # MP@K for K = 1 ... 30 (Fig. 3)
 
 
 # --- the data set ------------------------------------------------------------------------------
@@ -62,10 +55,16 @@ def sound_events(esc50_root, urbansound8k_root, clips_per_class: int, seed: int,
     return cap_per_class(clips, clips_per_class, seed), [esc.report, urban.report]
 
 
+def label_rng(seed: int, label: str) -> np.random.Generator:
+    """A class's own generator: the seed with a hash of its label, so one class's draws do
+    not depend on which other classes are there."""
+    return np.random.default_rng([seed, int(hashlib.md5(label.encode()).hexdigest()[:8], 16)])
+
+
 def cap_per_class(clips: pd.DataFrame, clips_per_class: int, seed: int) -> pd.DataFrame:
     kept = []
     for label, members in clips.groupby("label", sort=True):
-        rng = np.random.default_rng([seed, int(hashlib.md5(label.encode()).hexdigest()[:8], 16)])
+        rng = label_rng(seed, label)
         recordings = members.recording.unique()
         order = {r: k for k, r in enumerate(rng.permutation(recordings))}
         members = members.assign(_order=members.recording.map(order)).sort_values(["_order", "clip"])
@@ -80,7 +79,7 @@ def split_by_recording(clips: pd.DataFrame, seed: int, fractions: dict = SPLIT) 
     others goes to the split furthest below its share of the class."""
     split = pd.Series("", index=clips.index)
     for label, members in clips.groupby("label", sort=True):
-        rng = np.random.default_rng([seed, int(hashlib.md5(label.encode()).hexdigest()[:8], 16)])
+        rng = label_rng(seed, label)
         sizes = members.groupby("recording").size()
         targets = {name: share * len(members) for name, share in fractions.items()}
         filled = dict.fromkeys(fractions, 0)
@@ -107,9 +106,15 @@ def loudest_start(samples: np.ndarray, length: int, step: int) -> int:
     return int(starts[np.argmax(energy[starts + length] - energy[starts])])
 
 
+def cut(samples: np.ndarray, start: int, length: int) -> np.ndarray:
+    """The `length` samples from `start` on, zero-padded at the end when the file is shorter."""
+    return audio.fix_length(samples[start:], length)
+
+
 def crop(path, params, start: int) -> np.ndarray:
+    """A file's 2 s clip from sample `start` (as `clip_spectrograms` cut it), at `params`' rate."""
     samples, _ = audio.load(path, params.sample_rate)
-    return audio.fix_length(samples[start:], params.clip_samples)
+    return cut(samples, start, params.clip_samples)
 
 
 def _cache_key(paths, layer) -> str:
@@ -137,7 +142,7 @@ def clip_spectrograms(paths, layer, cache_dir=None, batch: int = 64) -> tuple[np
         for path in paths[first: first + batch]:
             samples, _ = audio.load(path, p.sample_rate)
             starts.append(loudest_start(samples, p.clip_samples, p.hop_length))
-            clips.append(audio.fix_length(samples[starts[-1]:], p.clip_samples))
+            clips.append(cut(samples, starts[-1], p.clip_samples))
         specs.append(np.asarray(layer(np.stack(clips)), np.float32)[..., 0])
     result = (np.concatenate(specs) if specs else np.zeros((0, *p.shape), np.float32), np.array(starts, np.int64))
     if cache is not None:
@@ -148,64 +153,7 @@ def clip_spectrograms(paths, layer, cache_dir=None, batch: int = 64) -> tuple[np
     return result
 
 
-# --- ranking and evaluation --------------------------------------------------------------------
-
-def euclidean_scores(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
-    """Minus the Euclidean distances, `(queries, database)`, from one matrix product:
-    |q - d|^2 = |q|^2 + |d|^2 - 2 q.d."""
-    squared = (np.sum(queries ** 2, axis=1)[:, None] + np.sum(database ** 2, axis=1)[None, :]
-               - 2.0 * queries @ database.T)
-    return -np.sqrt(np.maximum(squared, 0.0))
-
-
-def cosine_scores(queries: np.ndarray, database: np.ndarray) -> np.ndarray:
-    return baselines.cosine_scores(queries, database)
-
-
-SCORERS = {"euclidean": euclidean_scores, "cosine": cosine_scores}
-
-
-@dataclass
-class Protocol:
-    """Which clips query, which they rank, and which of those count or are left out."""
-
-    queries: np.ndarray  # row indices into the clip table
-    database: np.ndarray
-    relevant: np.ndarray  # (queries, database): same label
-    excluded: np.ndarray  # (queries, database): the query itself and its own recording's clips
-
-
-def protocol(clips: pd.DataFrame, query_split: str = "test", database_splits=("train", "test")) -> Protocol:
-    queries = np.flatnonzero(clips.split == query_split)
-    database = np.flatnonzero(clips.split.isin(database_splits))
-    labels, recordings = clips.label.to_numpy(), clips.recording.to_numpy()
-    return Protocol(queries, database, labels[queries][:, None] == labels[database][None, :],
-                    recordings[queries][:, None] == recordings[database][None, :])
-
-
-def scores_of(vectors: np.ndarray, proto: Protocol, scorer: str) -> np.ndarray:
-    """`(queries, database)` scores of one scorer: one matrix product over the embeddings."""
-    return SCORERS[scorer](vectors[proto.queries], vectors[proto.database])
-
-
-def evaluate(scores: np.ndarray, proto: Protocol, ks=KS) -> dict:
-    """Manocha et al.'s measures (`metrics.retrieval_summary`) of a score matrix."""
-    return metrics.retrieval_summary(scores, proto.relevant, proto.excluded, ks)
-
-
-def per_class_precision(scores: np.ndarray, proto: Protocol, clips: pd.DataFrame, k: int = 25) -> pd.Series:
-    """Each class's mean precision in the top K over its queries (Table 2), highest first."""
-    ranked = metrics.ranked_relevance(scores, proto.relevant, proto.excluded)
-    precision = ranked[:, :k].sum(axis=1) / k
-    labels = clips.label.to_numpy()[proto.queries]
-    return pd.Series(precision, index=labels).groupby(level=0).mean().sort_values(ascending=False).rename(f"MP@{k}")
-
-
-def chance_map(proto: Protocol) -> float:
-    """Expected MAP of a random ranking, about the mean share of relevant candidates."""
-    kept = ~proto.excluded
-    return float(np.mean((proto.relevant & kept).sum(axis=1) / kept.sum(axis=1)))
-
+# --- what a fit measures, figures --------------------------------------------------------------
 
 def tsne(points: np.ndarray, seed: int) -> np.ndarray:
     """2-d t-SNE (scikit-learn) of a few hundred points at most, on one thread: measured on a
@@ -219,34 +167,20 @@ def tsne(points: np.ndarray, seed: int) -> np.ndarray:
         return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
 
 
-def summary_features(spectrograms: np.ndarray) -> np.ndarray:
-    """The hand-crafted baseline's clip vectors: per-band mean and standard deviation over
-    time of the log-frequency spectrogram (158 values)."""
-    return np.concatenate([spectrograms.mean(axis=2), spectrograms.std(axis=2)], axis=1)
-
-
-def baseline_scores(spectrograms: np.ndarray, proto: Protocol) -> np.ndarray:
-    """Cosine similarity of the summary vectors, standardised over the database."""
-    features = summary_features(spectrograms)
-    return baselines.summary_scores(features[proto.queries], features[proto.database])
-
-
 def validator(spectrograms: np.ndarray, clips: pd.DataFrame, pair_set: str, margin: float, seed: int):
     """What a fit measures after each epoch: the mean loss (eq. 2) over a validation pair set
     of the training set's kind, and the validation MAP (Euclidean; validation queries rank
     the validation and training clips, as test queries do)."""
-    from vocalsearch_tf.models import manocha2018
-
     proto = protocol(clips, "val", ("train", "val"))
     val = np.flatnonzero(clips.split == "val")
-    pairs = manocha2018.make_pairs(pair_set, clips.label.to_numpy()[val], seed)
+    pairs = training.make_pairs(pair_set, clips.label.to_numpy()[val], seed)
     rows = {clip: k for k, clip in enumerate(proto.database)}
 
     def validate(tower) -> dict:
-        vectors = manocha2018.embed(tower, spectrograms[proto.database])
+        vectors = training.embed(tower, spectrograms[proto.database])
         queries = vectors[[rows[q] for q in proto.queries]]
         scores = euclidean_scores(queries, vectors)
-        return {"val_loss": manocha2018.validation_loss(vectors[[rows[v] for v in val]], pairs, margin),
+        return {"val_loss": training.validation_loss(vectors[[rows[v] for v in val]], pairs, margin),
                 "val_map": float(np.nanmean(metrics.average_precisions(scores, proto.relevant, proto.excluded)))}
 
     return validate
@@ -260,13 +194,12 @@ def data_roots(dataset: str, data_dir, esc50_dir, urbansound8k_dir, profile, see
     (what `make reproduce DATASET=vocalsketch` passes every notebook: the real-data run):
     the real data sets in `esc50_dir` and `urbansound8k_dir`."""
     from vocalsearch_tf.config import get_profile
-    from vocalsearch_tf.training.runs import synthetic_dir
 
     profile = get_profile(profile) if isinstance(profile, str) else profile
     if dataset == "synthetic":
         from vocalsearch_tf.datasets.synthetic import make_synthetic
 
-        dest = synthetic_dir(data_dir, profile, seed)
+        dest = runs.synthetic_dir(data_dir, profile, seed)
         make_synthetic(profile, dest, seed=seed, sets=["esc50", "urbansound8k"])
         return dest / "esc50", dest / "urbansound8k"
     if dataset in ("esc50", "vocalsketch"):
@@ -276,47 +209,19 @@ def data_roots(dataset: str, data_dir, esc50_dir, urbansound8k_dir, profile, see
 
 def data_digest(clips: pd.DataFrame, spectrograms: np.ndarray) -> str:
     """A hash of the clip table (clips, labels, recordings, split) and the spectrograms."""
-    from vocalsearch_tf.training import runs
-
     return runs.digest(clips[["clip", "label", "recording", "split"]].to_dict("list"), spectrograms)
 
 
-def train_runs(out_dir: Path, pair_set: str, recipe, spectrograms: np.ndarray, clips: pd.DataFrame, n_runs: int,
-               max_epochs: int | None, base_seed: int, fingerprint: dict, strategy=None) -> list[dict]:
-    """`n_runs` trainings of N_R on one pair set, through the resumable runner: each run's
-    tower (.keras), every clip's embedding (.npy) and its record (.json: pair counts,
-    history, the test measures for both distances) are written as it ends, and reused
-    only when `fingerprint` still matches."""
-    from vocalsearch_tf.models import manocha2018
-    from vocalsearch_tf.training import runs
-
-    out_dir = Path(out_dir)
-    train = np.flatnonzero(clips.split == "train")
-    labels = clips.label.to_numpy()
+def train_and_measure(out_dir: Path, pair_set: str, recipe, spectrograms: np.ndarray, clips: pd.DataFrame,
+                      n_runs: int, max_epochs: int | None, base_seed: int, fingerprint: dict,
+                      strategy=None) -> list[dict]:
+    """`n_runs` trainings of N_R on one pair set (`training.manocha2018.train_runs`: written as
+    each ends, reused while `fingerprint` matches), each fit selecting on `validator`'s
+    measures and recording the test measures for both distances (`protocol(clips)`)."""
     test = protocol(clips)
-
-    def run(index: int, seed: int) -> dict:
-        runs.set_seed(seed)
-        pairs = manocha2018.make_pairs(pair_set, labels[train], seed)
-        validate = validator(spectrograms, clips, pair_set, recipe.margin, seed + 1)
-        tower, history = manocha2018.fit_siamese(spectrograms[train], pairs, recipe, seed, validate, max_epochs,
-                                                 strategy, progress=f"{out_dir.name} run {index}")
-        tower.save(out_dir / f"tower_{index:02d}.keras")
-        vectors = manocha2018.embed(tower, spectrograms)
-        np.save(out_dir / f"embeddings_{index:02d}.npy", vectors)
-        positive, negative = pairs.counts()
-        return {"pair_set": pair_set, "margin": recipe.margin, "pairs": {"positive": positive, "negative": negative},
-                "epochs": len(history["loss"]), "best_epoch": history["best_epoch"],
-                "val_map": history["val_map"][history["best_epoch"] - 1], "history": history,
-                "test": {scorer: evaluate(scores_of(vectors, test, scorer), test) for scorer in SCORERS}}
-
-    return runs.run_many(out_dir, n_runs, run, base_seed,
-                             {**fingerprint, "pair_set": pair_set, "recipe": recipe, "max_epochs": max_epochs},
-                             ("tower_{index:02d}.keras", "embeddings_{index:02d}.npy"))
-
-
-def embeddings(out_dir: Path, index: int = 0) -> np.ndarray:
-    return np.load(Path(out_dir) / f"embeddings_{index:02d}.npy")
+    return training.train_runs(out_dir, pair_set, recipe, spectrograms, clips, n_runs, max_epochs, base_seed,
+                               fingerprint, functools.partial(validator, spectrograms, clips),
+                               lambda vectors: measures_by_scorer(vectors, test), strategy)
 
 
 def best_margin(sweep: dict) -> float:
@@ -328,11 +233,6 @@ MEASURES = {"MAP": "map", "MP@1 (first hit)": "mp1_first_hit", "P@1": "precision
 PAIR_LABELS = {"balanced": "N_R^B", "unbalanced": "N_R^U"}
 
 
-def mp_at(summary: dict, k: int) -> float:
-    """MP@K of a `metrics.retrieval_summary`."""
-    return summary["mp_at_k"][summary["ks"].index(k)]
-
-
 def measure(summary: dict, key) -> float:
     return mp_at(summary, key) if isinstance(key, int) else summary[key]
 
@@ -341,8 +241,6 @@ def table_1(runs_by_set: dict[str, list[dict]]) -> pd.DataFrame:
     """Table 1: per distance and measure, ours (mean over runs; ± std with several) beside the
     paper's. "MP@1 (first hit)" is the paper's MP^1 read as the mean reciprocal rank of the
     first relevant clip; "P@1" is plain precision at 1, which the paper does not report."""
-    from vocalsearch_tf.models.manocha2018 import PAPER_TABLE_1
-
     rows = []
     for scorer in SCORERS:
         for name, key in MEASURES.items():
@@ -351,7 +249,7 @@ def table_1(runs_by_set: dict[str, list[dict]]) -> pd.DataFrame:
                 values = [measure(run["test"][scorer], key) for run in runs_by_set[pair_set]]
                 row[f"{label} (ours)"] = (f"{np.mean(values):.3f}" if len(values) == 1
                                           else f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}")
-            paper = PAPER_TABLE_1.get(name.split(" ")[0], {}).get(scorer)
+            paper = MANOCHA2018_TABLE_1.get(name.split(" ")[0], {}).get(scorer)
             for k, label in enumerate(PAIR_LABELS.values()):
                 row[f"{label} (paper)"] = "" if paper is None else f"{paper[k]:g}"
             rows.append(row)

@@ -50,3 +50,29 @@ def table_i_block(block: str) -> pd.DataFrame:
     """One block of Table I as 'mean ± std' strings (rows: configurations)."""
     return pd.DataFrame({row: {c: f"{m:.3f} ± {s:.3f}" for c, (m, s) in zip(CATEGORIES, values)}
                          for row, values in TABLE_I[block].items()}).T
+
+
+# --- Fan et al., ICASSP 2020 (notebook 08) ---------------------------------------------------
+# The paper gives its mAP_s@K only as Fig. 3 (no table); these are the counts it states.
+FAN2020_CLIPS = {"train": 2351, "validate": 443}  # 4.1: SONYC-UST v1; the training clips are the database
+FAN2020_QUERIES = {"all": 426, "single": 311, "multi": 105}  # 4.1: test queries by label count
+FAN2020_PARTNERS = 30  # 4.2: partners per situation, category and target
+FAN2020_DRAWS = 1_128_480  # 4.2: pairs drawn
+FAN2020_PAIRS = 218_173  # 4.2: distinct pairs among them
+
+
+# --- Manocha et al., ICASSP 2018 (notebook 07) -----------------------------------------------
+# Table 1 (76 YouTube classes): measure -> distance -> (N_R^B, N_R^U). "MP@1" is the paper's MP^1.
+MANOCHA2018_TABLE_1 = {
+    "MAP": {"euclidean": (0.0241, 0.0342), "cosine": (0.0186, 0.0133)},
+    "MP@1": {"euclidean": (0.314, 0.436), "cosine": (0.132, 0.333)},
+    "MP@25": {"euclidean": (0.099, 0.177), "cosine": (0.105, 0.133)},
+}
+# Table 2: MP@25 of the 10 best and the 10 worst of the paper's classes
+MANOCHA2018_TABLE_2_TOP = {"Wind Blowing": 0.784, "Sheep": 0.753, "Pig": 0.724, "Water Drop": 0.711,
+                           "Clock Tick": 0.708, "Brushing Teeth": 0.699, "Drilling Sound": 0.681,
+                           "Helicopter": 0.670, "Chirping Birds": 0.650, "Rooster": 0.636}
+MANOCHA2018_TABLE_2_BOTTOM = {"Dog Bark": 0.110, "Car Horn": 0.272, "Crackling Fire": 0.276,
+                              "Glass Breaking": 0.312, "Can Opening": 0.314, "Crying Baby": 0.315,
+                              "Gun Shot": 0.318, "Crickets(insect)": 0.41, "Banging Residential Area": 0.42,
+                              "Children Playing": 0.44}

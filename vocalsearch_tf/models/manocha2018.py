@@ -1,49 +1,24 @@
-"""The Siamese MLP of Manocha et al., "Content-based representations of audio using Siamese
-neural networks" (ICASSP 2018), here "the paper"; section numbers refer to it.
+"""The Siamese MLP N_R of Manocha et al., "Content-based representations of audio using Siamese
+neural networks" (ICASSP 2018), here "the paper": its tower as a table, and its builder.
+Section numbers refer to the paper. The contrastive loss, the pair sets and the fit are in
+`training/manocha2018.py`; the scorers and the protocol in `evaluation/content_retrieval.py`.
 
 - N_R (2.3): 13 509 log-frequency values (79 bands x 171 frames, frames concatenated) ->
   512 -> 256 -> 128, ReLU everywhere, dropout 0.3 between the layers. Both inputs of a pair
   pass through this one tower (shared weights); the 128 outputs are the clip's embedding.
-- Contrastive loss (2.2, eq. 1-2) on the Euclidean distance of two embeddings, margin m.
-- Pair sets (3.2): balanced (N_R^B: every same-class pair, and as many pairs of a clip with
-  a random clip of another class) and unbalanced (N_R^U: the same positives and every
-  different-class pair).
 
 Choices where the paper is silent:
 - dropout after fc1 and fc2 ("between all three layers"), none on the embedding;
 - each of the 13 509 inputs standardised with its own mean and variance over the training
   clips (a `Normalization` layer; measured on the embedded quick set, N_R^B, margin 10, 30
   epochs at 1e-4: one scalar mean and variance for all inputs, as IMINET's, reached a
-  validation MAP of 0.09, per-input moments 0.115), Glorot-uniform kernels, zero biases;
-- Adam at learning rate 3e-4 (measured on the embedded quick set, N_R^B, margin 10: at 1e-3
-  the validation loss rose from the second epoch on, at 1e-4 the validation MAP was still
-  climbing after 30 epochs, at 3e-4 it peaked near epoch 23), up to 200 epochs (3.2). "Optimised on
-  the training and validation losses": the epoch kept is the one of highest validation MAP
-  (Euclidean, validation queries against the validation and training clips), with early
-  stopping after 20 epochs without a better one. The validation loss of eq. 2 is recorded
-  too, but over N_R^U's pairs it is dominated by the negatives beyond the margin and rose
-  while retrieval improved, so it is not what selects;
-- the margin m: picked from `Profile.manocha_margins` by the validation MAP of N_R^B, and
-  then used for N_R^U too (notebook 07 shows the sweep);
-- how an epoch is computed. A step takes a minibatch of clips, embeds each clip once and
-  scores every pair of the pair set whose two clips are both in the minibatch; the loss is
-  the mean of eq. 2 over those pairs. An epoch runs over a random partition of the training
-  clips into minibatches, so every pair of the set is equally likely to be met (with
-  probability about clips_per_step / clips per epoch) and each step's loss estimates the
-  whole set's mean loss. An epoch costs one forward and backward pass per clip whatever the pair set's size,
-  which is what keeps N_R^U tractable: its full negative set (every different-class pair,
-  ~60 negatives per positive here) is used as it is, with no sampling.
+  validation MAP of 0.09, per-input moments 0.115), Glorot-uniform kernels, zero biases.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import keras
 import numpy as np
-import tensorflow as tf
-from tqdm.auto import tqdm
 
 from vocalsearch_tf.config import MANOCHA_LOGFREQ
 from vocalsearch_tf.models.spec import Dense, apply_head
@@ -54,21 +29,7 @@ TOWER = (
     Dense("fc3", 128, "relu"),
 )
 INPUT_SHAPE = MANOCHA_LOGFREQ.shape  # (79 bands, 171 frames)
-PAIR_SETS = ("balanced", "unbalanced")
-
-
-@dataclass(frozen=True)
-class ContrastiveRecipe:
-    """How N_R is trained (see the module docstring for the choices)."""
-
-    margin: float = 30.0  # m of eq. 2; notebook 07 picks it on validation from Profile.manocha_margins
-    learning_rate: float = 3e-4
-    clips_per_step: int = 256  # clips embedded per step; the pairs among them are scored
-    max_epochs: int = 200  # 3.2
-    patience: int = 20  # epochs without a higher validation MAP before stopping
-
-    def optimizer(self):
-        return keras.optimizers.Adam(self.learning_rate)
+EMBEDDING_SIZE = TOWER[-1].units
 
 
 def concatenated_frames(spectrograms: np.ndarray) -> np.ndarray:
@@ -94,196 +55,3 @@ def build_tower(mean=0.0, variance=1.0, layers=TOWER) -> keras.Model:
     axis = None if np.ndim(mean) == 0 else -1
     x = keras.layers.Normalization(axis=axis, mean=mean, variance=variance, name="standardise")(x)
     return keras.Model(spectrogram, apply_head(x, layers), name="manocha_nr")
-
-
-def contrastive_loss(distance, similar, margin: float):
-    """Eq. 2 per pair: Y/2 D^2 + (1 - Y)/2 max(0, m - D)^2, with Y = 1 for a similar pair."""
-    distance = tf.convert_to_tensor(distance, tf.float32)
-    similar = tf.cast(similar, tf.float32)
-    return 0.5 * similar * distance ** 2 + 0.5 * (1.0 - similar) * tf.nn.relu(margin - distance) ** 2
-
-
-# --- pair sets (3.2) -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PairSet:
-    """A training pair set over N clips: `positives[i, j]` / `negatives[i, j]` (i < j) count
-    how often the pair (i, j) is in the set with Y = 1 / Y = 0."""
-
-    name: str
-    positives: np.ndarray  # (N, N) uint8, upper triangle
-    negatives: np.ndarray
-
-    def counts(self) -> tuple[int, int]:
-        return int(self.positives.sum()), int(self.negatives.sum())
-
-
-def _upper(mask: np.ndarray) -> np.ndarray:
-    return np.triu(mask, k=1).astype(np.uint8)
-
-
-def positive_pairs(labels) -> np.ndarray:
-    """Every pair of two clips of one class, once."""
-    labels = np.asarray(labels)
-    return _upper(labels[:, None] == labels[None, :])
-
-
-def balanced_pairs(labels, seed: int) -> PairSet:
-    """N_R^B: every positive pair, and for each one a negative pair: one of its two clips
-    (at random) with a random clip of any other class. Equal numbers of each label."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    positives = positive_pairs(labels)
-    rows, cols = np.nonzero(positives)
-    anchors = np.where(rng.random(len(rows)) < 0.5, rows, cols)
-    # a uniform draw among the clips of other classes: in class-sorted order, skip the
-    # anchor's own block of clips
-    by_class = np.argsort(labels, kind="stable")
-    classes, first, sizes = np.unique(labels[by_class], return_index=True, return_counts=True)
-    block = np.searchsorted(classes, labels[anchors])
-    draw = (rng.random(len(anchors)) * (len(labels) - sizes[block])).astype(np.int64)
-    others = by_class[np.where(draw < first[block], draw, draw + sizes[block])]
-    negatives = np.zeros_like(positives)
-    np.add.at(negatives, (np.minimum(anchors, others), np.maximum(anchors, others)), 1)
-    return PairSet("balanced", positives, negatives)
-
-
-def unbalanced_pairs(labels) -> PairSet:
-    """N_R^U: every positive pair, and every pair of clips of two different classes."""
-    labels = np.asarray(labels)
-    return PairSet("unbalanced", positive_pairs(labels), _upper(labels[:, None] != labels[None, :]))
-
-
-def make_pairs(name: str, labels, seed: int) -> PairSet:
-    if name == "balanced":
-        return balanced_pairs(labels, seed)
-    if name == "unbalanced":
-        return unbalanced_pairs(labels)
-    raise ValueError(f"unknown pair set {name!r}; choose one of {PAIR_SETS}")
-
-
-# --- training ---------------------------------------------------------------------------------
-
-def pairwise_distances(embeddings):
-    """Euclidean distances between all rows, `(n, n)` (eq. 1). The square root is taken of
-    the squared distance plus a tiny floor, so its gradient stays finite on the diagonal."""
-    difference = embeddings[:, None, :] - embeddings[None, :, :]
-    return tf.sqrt(tf.reduce_sum(difference * difference, axis=-1) + 1e-12)
-
-
-def set_loss(embeddings, positives, negatives, margin: float):
-    """The mean of eq. 2 over the pairs of a set among some clips: `positives` and
-    `negatives` are those clips' `(n, n)` pair counts."""
-    distance = pairwise_distances(embeddings)
-    positives, negatives = tf.cast(positives, tf.float32), tf.cast(negatives, tf.float32)
-    total = positives * contrastive_loss(distance, 1.0, margin) + negatives * contrastive_loss(distance, 0.0, margin)
-    return tf.reduce_sum(total) / tf.maximum(tf.reduce_sum(positives) + tf.reduce_sum(negatives), 1.0)
-
-
-def embed(tower: keras.Model, spectrograms: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Each clip's embedding, once (inference: no dropout)."""
-    parts = [np.asarray(tower(spectrograms[k: k + batch], training=False))
-             for k in range(0, len(spectrograms), batch)]
-    return np.concatenate(parts) if parts else np.zeros((0, TOWER[-1].units), np.float32)
-
-
-def validation_loss(embeddings: np.ndarray, pairs: PairSet, margin: float) -> float:
-    """Eq. 2 averaged over every pair of a validation pair set, exactly, from the validation
-    clips' embeddings."""
-    return float(set_loss(tf.constant(embeddings), pairs.positives, pairs.negatives, margin))
-
-
-def epoch_minibatches(n_clips: int, clips_per_step: int, rng: np.random.Generator, replicas: int = 1) -> list:
-    """A random partition of the clips into minibatches; with several replicas, the list is
-    wrapped round to a multiple of their number so each step gives every replica one."""
-    order = rng.permutation(n_clips).astype(np.int32)
-    chunks = [order[k: k + clips_per_step] for k in range(0, n_clips, clips_per_step)]
-    while len(chunks) % replicas:
-        chunks.append(chunks[len(chunks) % replicas])
-    return chunks
-
-
-def fit_siamese(train_spectrograms: np.ndarray, train_pairs: PairSet, recipe: ContrastiveRecipe, seed: int,
-                validate: Callable[[keras.Model], dict], max_epochs: int | None = None,
-                strategy: tf.distribute.Strategy | None = None, progress: str | None = None):
-    """Train N_R on a pair set; returns (tower, history).
-
-    After each epoch `validate(tower)` returns the validation measures (`val_loss`,
-    `val_map`, ...); the tower keeps the weights of the epoch with the highest `val_map` (the
-    first epoch when none is finite), and training stops after `recipe.patience` epochs
-    without a higher one. `history["best_epoch"]` is that epoch (1-based).
-
-    The tower and optimiser are built in `strategy`'s scope. Under a multi-replica strategy
-    each replica takes its own minibatch of clips, scores the pairs within it, and the
-    replicas' gradients are averaged (tf.distribute's all-reduce in `apply_gradients`).
-    """
-    strategy = strategy or tf.distribute.get_strategy()
-    keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    epochs = min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs
-    with strategy.scope():
-        tower = build_tower(*input_moments(train_spectrograms))
-        optimizer = recipe.optimizer()
-        optimizer.build(tower.trainable_variables)
-    spectrograms = tf.constant(train_spectrograms)
-    positives, negatives = tf.constant(train_pairs.positives), tf.constant(train_pairs.negatives)
-    replicas = strategy.num_replicas_in_sync
-
-    def replica_step(chunk):
-        with tf.GradientTape() as tape:
-            embeddings = tower(tf.gather(spectrograms, chunk), training=True)
-            pick = lambda counts: tf.gather(tf.gather(counts, chunk), chunk, axis=1)  # noqa: E731
-            loss = set_loss(embeddings, pick(positives), pick(negatives), recipe.margin)
-            share = loss / replicas
-        gradients = tape.gradient(share, tower.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, tower.trainable_variables))
-        return loss
-
-    @tf.function(reduce_retracing=True)
-    def train_step(chunks):
-        return strategy.reduce("MEAN", strategy.run(replica_step, args=(chunks,)), axis=None)
-
-    history: dict = {"loss": [], "best_epoch": 0}
-    best, best_weights, waited = -np.inf, None, 0
-    bar = tqdm(total=epochs, desc=progress or "epochs", unit="epoch", leave=False, disable=progress is None)
-    for _ in range(epochs):
-        chunks = epoch_minibatches(len(train_spectrograms), recipe.clips_per_step, rng, replicas)
-        losses = []
-        for start in range(0, len(chunks), replicas):
-            group = chunks[start: start + replicas]
-            values = strategy.experimental_distribute_values_from_function(
-                lambda context, group=group: tf.constant(group[context.replica_id_in_sync_group]))
-            losses.append(float(train_step(values)))
-        history["loss"].append(float(np.mean(losses)))
-        for name, value in validate(tower).items():
-            history.setdefault(name, []).append(float(value))
-        bar.update(1)
-        bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", val_map=f"{history['val_map'][-1]:.3f}")
-        score = history["val_map"][-1] if np.isfinite(history["val_map"][-1]) else -np.inf
-        if score > best or not history.get("best_epoch"):
-            best, best_weights, waited = score, tower.get_weights(), 0
-            history["best_epoch"] = len(history["loss"])
-        else:
-            waited += 1
-            if waited >= recipe.patience:
-                break
-    bar.close()
-    tower.set_weights(best_weights)
-    return tower, history
-
-
-# --- the paper's numbers, for side-by-side display only ----------------------------------------
-
-# Table 1 (76 YouTube classes): measure -> distance -> (N_R^B, N_R^U). "MP^1" is the paper's.
-PAPER_TABLE_1 = {
-    "MAP": {"euclidean": (0.0241, 0.0342), "cosine": (0.0186, 0.0133)},
-    "MP@1": {"euclidean": (0.314, 0.436), "cosine": (0.132, 0.333)},
-    "MP@25": {"euclidean": (0.099, 0.177), "cosine": (0.105, 0.133)},
-}
-# Table 2: MP@25 of the 10 best and the 10 worst of the paper's classes
-PAPER_TABLE_2_TOP = {"Wind Blowing": 0.784, "Sheep": 0.753, "Pig": 0.724, "Water Drop": 0.711, "Clock Tick": 0.708,
-                     "Brushing Teeth": 0.699, "Drilling Sound": 0.681, "Helicopter": 0.670,
-                     "Chirping Birds": 0.650, "Rooster": 0.636}
-PAPER_TABLE_2_BOTTOM = {"Dog Bark": 0.110, "Car Horn": 0.272, "Crackling Fire": 0.276, "Glass Breaking": 0.312,
-                        "Can Opening": 0.314, "Crying Baby": 0.315, "Gun Shot": 0.318, "Crickets(insect)": 0.41,
-                        "Banging Residential Area": 0.42, "Children Playing": 0.44}
