@@ -27,7 +27,8 @@ import keras
 import numpy as np
 from timing import median_seconds
 
-from vocalsearch_tf.models.fan2020 import VARIANTS, PresenceRetriever, build_fan, pairwise_probabilities
+from vocalsearch_tf.evaluation.presence import PresenceRetriever, pairwise_probabilities
+from vocalsearch_tf.models.fan2020 import VARIANTS, build_fan
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "presence_retrieval.json"
 INPUTS = {"embedding 10x128": (10, 128), "log-mel 108x128": (108, 128)}

@@ -1,14 +1,21 @@
-"""Fan et al. 2020: presence matrix, similarity level, mAP_s@K, attention pooling, pairs,
-cached against naive retrieval, training of the grouped multi-model, findings."""
+"""Fan et al. 2020 by stage: the model (presence matrix, similarity level, attention pooling),
+training (pairs, the grouped multi-model), evaluation (mAP_s@K, cached against naive
+retrieval), the experiment (tower frames, findings) and its settings (profiles, paper counts)."""
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 
+from vocalsearch_tf import config as settings
 from vocalsearch_tf.config import RECORDING_LOGMEL
+from vocalsearch_tf.datasets.sonyc_ust import COARSE
 from vocalsearch_tf.evaluation import metrics
-from vocalsearch_tf.models import fan2020 as F
+from vocalsearch_tf.evaluation import presence as E
+from vocalsearch_tf.experiments import fan2020 as X
+from vocalsearch_tf.experiments import paper
+from vocalsearch_tf.models import fan2020 as M
+from vocalsearch_tf.training import fan2020 as T
 
 #            engine mach. non-m. saw alert music voice dog
 FIG2_FIRST = [1, 0, 0, 1, 0, 0, 1, 0]
@@ -16,19 +23,19 @@ FIG2_SECOND = [1, 1, 0, 0, 0, 0, 1, 0]
 
 
 def test_presence_matrix_and_similarity_level_by_hand():
-    matrix = F.presence_matrix(FIG2_FIRST, FIG2_SECOND)
+    matrix = M.presence_matrix(FIG2_FIRST, FIG2_SECOND)
     #           both     neither  one
     expected = [[1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1], [0, 1, 0], [0, 1, 0], [1, 0, 0], [0, 1, 0]]
     assert matrix.tolist() == expected
-    assert F.similarity_level(matrix) == 6
-    assert F.similarity_level(F.presence_matrix(FIG2_FIRST, FIG2_FIRST)) == 8
-    assert F.similarity_level(F.presence_matrix([1] * 8, [0] * 8)) == 0
+    assert M.similarity_level(matrix) == 6
+    assert M.similarity_level(M.presence_matrix(FIG2_FIRST, FIG2_FIRST)) == 8
+    assert M.similarity_level(M.presence_matrix([1] * 8, [0] * 8)) == 0
     # the level equals the number of identical labels (r_{i,q} of eq. 2)
     assert metrics.identical_labels(np.array([FIG2_FIRST]), np.array([FIG2_SECOND, FIG2_FIRST])).tolist() == [[6, 8]]
     # on predicted probabilities the level counts categories whose most probable situation is both/neither
     probabilities = np.full((8, 3), [0.2, 0.2, 0.6])
     probabilities[:5] = [0.5, 0.3, 0.2]
-    assert F.similarity_level(probabilities) == 5
+    assert M.similarity_level(probabilities) == 5
 
 
 def test_ranking_breaks_level_ties_by_summed_probability():
@@ -36,10 +43,10 @@ def test_ranking_breaks_level_ties_by_summed_probability():
     b = np.full((8, 3), [0.5, 0.1, 0.4])  # level 8, agreement 0.6 per category
     c = np.full((8, 3), [0.3, 0.0, 0.7])  # level 0
     c[:7] = [0.99, 0.0, 0.01]  # level 7 but a high summed probability
-    scores = F.ranking_scores(np.stack([c, b, a]))
+    scores = M.ranking_scores(np.stack([c, b, a]))
     assert np.floor(scores).tolist() == [7, 8, 8]
-    assert F.rank(scores).tolist() == [2, 1, 0]  # level first, then the summed probability
-    assert F.rank(np.array([1.0, 2.0, 1.0])).tolist() == [1, 0, 2]  # equal scores keep database order
+    assert M.rank(scores).tolist() == [2, 1, 0]  # level first, then the summed probability
+    assert M.rank(np.array([1.0, 2.0, 1.0])).tolist() == [1, 0, 2]  # equal scores keep database order
 
 
 def test_map_s_at_k_on_hand_worked_lists():
@@ -62,19 +69,19 @@ def test_map_table_groups_single_and_multi_label_queries():
     database = np.array([[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0, 0]])
     queries = np.array([[1, 0, 0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0, 0], [0] * 8])
     order = np.array([[0, 2, 1], [1, 2, 0], [0, 1, 2]])
-    table = F.map_table(order, queries, database).set_index(["queries", "s", "K"]).mAP
+    table = E.map_table(order, queries, database).set_index(["queries", "s", "K"]).mAP
     assert table["single", 8, 1] == 1.0  # its identical clip comes first
     assert table["multi", 8, 1] == 0.0 and table["multi", 8, 5] == pytest.approx(1 / 2)  # found at rank 2
     assert table["multi", 7, 1] == 1.0  # one label off counts at s = 7
-    assert set(table.index.get_level_values("K")) == set(F.K_VALUES)
-    assert {k: v.tolist() for k, v in F.query_groups(queries).items()} == {"single": [0], "multi": [1]}
+    assert set(table.index.get_level_values("K")) == set(E.K_VALUES)
+    assert {k: v.tolist() for k, v in E.query_groups(queries).items()} == {"single": [0], "multi": [1]}
 
 
 def test_random_baseline_is_near_its_expectation():
     rng = np.random.default_rng(0)
     database = (rng.random((300, 8)) < 0.15).astype(int)
     queries = database[:40]
-    table = F.random_baseline(queries, database, seed=1, draws=10).set_index(["queries", "s", "K"]).mAP
+    table = E.random_baseline(queries, database, seed=1, draws=10).set_index(["queries", "s", "K"]).mAP
     levels = metrics.identical_labels(queries, database)
     single = queries.sum(1) == 1
     # AP@100 of a random order is about the share of relevant clips
@@ -82,7 +89,7 @@ def test_random_baseline_is_near_its_expectation():
 
 
 def test_attention_weights_sum_to_one_and_pick_the_right_step():
-    pooling = F.AttentionPooling(categories=2, groups=1, attention=True)
+    pooling = M.AttentionPooling(categories=2, groups=1, attention=True)
     steps = np.zeros((1, 4, 1, 3), np.float32)
     steps[0, :, 0, 0] = [0.0, 0.0, 1.0, 0.0]  # unit 0 marks step 2
     steps[0, :, 0, 1] = [0.0, 1.0, 2.0, 3.0]  # unit 1 tells the steps apart
@@ -102,7 +109,7 @@ def test_attention_weights_sum_to_one_and_pick_the_right_step():
     assert pooled[0] == pytest.approx(per_step[0, 2, 0], abs=1e-3)  # step 2's prediction, and no other's
     assert pooled[0].sum(-1) == pytest.approx([1, 1])
     # without attention every step weighs 1/T
-    mean = F.AttentionPooling(categories=2, groups=1, attention=False)
+    mean = M.AttentionPooling(categories=2, groups=1, attention=False)
     mean.build(steps.shape)
     mean.classifier.kernel.assign(kernel)
     assert np.asarray(mean(steps))[0] == pytest.approx(per_step[0, :, 0].mean(0), abs=1e-6)
@@ -114,23 +121,23 @@ def test_pairs_counts_partners_and_no_duplicates():
     labels[:, 3] = 0
     labels[0, 3] = 1  # category 3: one clip has it, so "same situation" partners run short for it
     targets = np.arange(30)
-    draws = F.draw_pairs(labels, targets, targets, 4, seed=0)
+    draws = T.draw_pairs(labels, targets, targets, 4, seed=0)
     assert not (draws["first"] == draws["second"]).any()
     for (target, k), group in draws.groupby(["first", "category"]):
         others = np.delete(np.arange(30), target)
         same = (labels[others, k] == labels[target, k]).sum()
-        situations = F.situations(labels[target], labels[group.second])[:, k]
+        situations = M.situations(labels[target], labels[group.second])[:, k]
         assert (situations < 2).sum() == min(4, same) and (situations == 2).sum() == min(4, 29 - same)
         assert group.second.is_unique
     assert len(draws[(draws["first"] == 0) & (draws.category == 3)]) == 4  # nobody else has category 3
-    pairs = F.unique_pairs(draws)
+    pairs = T.unique_pairs(draws)
     keys = {tuple(sorted(p)) for p in pairs[["first", "second"]].to_numpy()}
     assert len(keys) == len(pairs) < len(draws)  # (a, b) and (b, a) are one pair
     assert keys == {tuple(sorted(p)) for p in draws[["first", "second"]].to_numpy()}
     for k in range(8):
-        assert len(F.category_pairs(draws, k)) <= (draws.category == k).sum()
-    assert F.draw_pairs(labels, targets, targets, 4, seed=0).equals(draws)
-    first = F.draw_pairs(labels, [5], targets, 2, seed=0, order="first")
+        assert len(T.category_pairs(draws, k)) <= (draws.category == k).sum()
+    assert T.draw_pairs(labels, targets, targets, 4, seed=0).equals(draws)
+    first = T.draw_pairs(labels, [5], targets, 2, seed=0, order="first")
     same = [p for p in targets if p != 5 and labels[p, 0] == labels[5, 0]][:2]
     assert first[first.category == 0].second.tolist()[:2] == same
 
@@ -150,49 +157,49 @@ def _randomise_batch_norms(model, rng):
 def test_cached_retrieval_agrees_with_naive_pairwise_scores(variant, tmp_path):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((23, 6, 5)).astype(np.float32)
-    model, _ = F.build_fan(F.VARIANTS[variant], (6, 5), F.moments_of(x))
+    model, _ = M.build_fan(M.VARIANTS[variant], (6, 5), T.moments_of(x))
     _randomise_batch_norms(model, rng)
-    naive = F.pairwise_probabilities(model, x[:4], x[4:])
+    naive = E.pairwise_probabilities(model, x[:4], x[4:])
     # small chunks and query blocks: several database chunks, the last one padded, and a
     # padded last query block
-    cached = F.PresenceRetriever(model, rows=3 * 6 * 5, query_block=3).index(x[4:]).probabilities(x[:4])
+    cached = E.PresenceRetriever(model, rows=3 * 6 * 5, query_block=3).index(x[4:]).probabilities(x[:4])
     assert cached.shape == naive.shape == (4, 19, 8, 3)
     assert cached == pytest.approx(naive, abs=2e-5)
-    assert F.ranking_scores(cached) == pytest.approx(F.ranking_scores(naive), abs=1e-4)
+    assert M.ranking_scores(cached) == pytest.approx(M.ranking_scores(naive), abs=1e-4)
     model.save(tmp_path / "m.keras")  # the custom layers round-trip through a .keras file
     again = keras.models.load_model(tmp_path / "m.keras")
-    assert F.pairwise_probabilities(again, x[:2], x[4:9]) == pytest.approx(naive[:2, :5], abs=1e-6)
+    assert E.pairwise_probabilities(again, x[:2], x[4:9]) == pytest.approx(naive[:2, :5], abs=1e-6)
 
 
 def test_multi_model_trains_each_category_on_its_own_pairs():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((40, 5, 4)).astype(np.float32)
     labels = (rng.random((40, 8)) < 0.3).astype(int)
-    config = F.VARIANTS["multi-siamese-attention"]
-    draws = F.draw_pairs(labels, np.arange(40), np.arange(40), 2, seed=0)
-    parts = F._pair_parts(config, labels, draws)
-    (first, second), target = next(iter(F._dataset(x, parts, 16, seed=None, repeat=True)))
+    config = M.VARIANTS["multi-siamese-attention"]
+    draws = T.draw_pairs(labels, np.arange(40), np.arange(40), 2, seed=0)
+    parts = T._pair_parts(config, labels, draws)
+    (first, second), target = next(iter(T._dataset(x, parts, 16, seed=None, repeat=True)))
     assert first.shape == (16, 5, 8, 4) and target.shape == (16, 8, 3)
     for k, (rows_a, rows_b, _) in enumerate(parts):
         assert np.asarray(first[:, :, k]) == pytest.approx(x[rows_a[:16]])
-        assert np.asarray(target[:, k]) == pytest.approx(F.presence_matrix(labels[rows_a[:16]], labels[rows_b[:16]])[:, k])
-    recipe = F.FanRecipe(max_epochs=2, patience=1, retrain=True)
-    result = F.fit(config, x, labels, np.arange(40), recipe, partners=2, seed=0)
+        assert np.asarray(target[:, k]) == pytest.approx(M.presence_matrix(labels[rows_a[:16]], labels[rows_b[:16]])[:, k])
+    recipe = settings.FanRecipe(max_epochs=2, patience=1, retrain=True)
+    result = T.fit(config, x, labels, np.arange(40), recipe, partners=2, seed=0)
     assert result.epochs in (1, 2) and len(result.history["val_loss"]) >= 1
-    assert result.pairs == sum(len(F.category_pairs(F.draw_pairs(labels, np.arange(40), np.arange(40), 2, 2), k))
+    assert result.pairs == sum(len(T.category_pairs(T.draw_pairs(labels, np.arange(40), np.arange(40), 2, 2), k))
                                for k in range(8))
-    out = F.PresenceRetriever(result.model).index(x[30:]).probabilities(x[:3])
+    out = E.PresenceRetriever(result.model).index(x[30:]).probabilities(x[:3])
     assert out.shape == (3, 10, 8, 3) and out.sum(-1) == pytest.approx(np.ones((3, 10, 8)), abs=1e-5)
 
 
 def test_tower_frames_repeat_each_frame_to_fill_the_input():
-    columns = F.TOWER_CLIP_LOGMEL.n_frames
+    columns = X.TOWER_CLIP_LOGMEL.n_frames
     spectrogram = np.broadcast_to(np.arange(columns, dtype=np.float32), (2, 128, columns))[..., None]
-    frames = F.tower_frames(np.ascontiguousarray(spectrogram), frames=10)
+    frames = X.tower_frames(np.ascontiguousarray(spectrogram), frames=10)
     assert frames.shape == (20, 128, RECORDING_LOGMEL.n_frames, 1) and columns == 431
-    width = round(F.FRAME_SECONDS * RECORDING_LOGMEL.sample_rate / RECORDING_LOGMEL.hop_length)
+    width = round(X.FRAME_SECONDS * RECORDING_LOGMEL.sample_rate / RECORDING_LOGMEL.hop_length)
     third = frames[3, 0, :, 0]  # clip 0, frame 3: columns 124..164, repeated
-    start = round(3 * F.FRAME_SECONDS * RECORDING_LOGMEL.sample_rate / RECORDING_LOGMEL.hop_length)
+    start = round(3 * X.FRAME_SECONDS * RECORDING_LOGMEL.sample_rate / RECORDING_LOGMEL.hop_length)
     assert third[:width].tolist() == list(range(start, start + width))
     assert third[width:2 * width].tolist() == third[:width].tolist()
     assert frames[13].tolist() == frames[3].tolist()  # clip 1 is the same spectrogram
@@ -200,27 +207,55 @@ def test_tower_frames_repeat_each_frame_to_fill_the_input():
 
 def test_findings_are_computed_from_the_table():
     rows = []
-    for variant in F.VARIANTS:
-        config = F.VARIANTS[variant]
+    for variant in M.VARIANTS:
+        config = M.VARIANTS[variant]
         for queries in ("single", "multi"):
-            for s in F.THRESHOLDS:
-                for k in F.K_VALUES:
+            for s in E.THRESHOLDS:
+                for k in E.K_VALUES:
                     value = 0.5 + 0.1 * config.siamese + 0.05 * config.attention - 0.3 * (queries == "multi" and s == 8)
                     value += 0.02 * config.multi_model * (queries == "multi")
                     rows += [{"feature": "emb", "variant": variant, "queries": queries, "s": s, "K": k, "mAP": value},
                              {"feature": "mel", "variant": variant, "queries": queries, "s": s, "K": k,
                               "mAP": value - 0.1}]
     for queries in ("single", "multi"):
-        for s in F.THRESHOLDS:
-            for k in F.K_VALUES:
+        for s in E.THRESHOLDS:
+            for k in E.K_VALUES:
                 rows.append({"feature": "-", "variant": "random", "queries": queries, "s": s, "K": k, "mAP": 0.01})
     table = pd.DataFrame(rows)
-    found = F.findings(table, "emb", "mel").set_index("finding (Fan et al. 2020, 6)")["holds here"]
+    found = X.findings(table, "emb", "mel").set_index("finding (Fan et al. 2020, 6)")["holds here"]
     assert found.all()
     table.loc[(table.variant == "single-siamese-attention") & (table.feature == "emb"), "mAP"] = 0.0
-    found = F.findings(table, "emb", "mel").set_index("finding (Fan et al. 2020, 6)")
+    found = X.findings(table, "emb", "mel").set_index("finding (Fan et al. 2020, 6)")
     assert not found.loc["the Siamese structure always performs better than without it", "holds here"]
     assert found.loc["the Siamese structure always performs better than without it", "evidence"] == "168 of 192 cells"
     assert not found.loc["pretrained embeddings beat log-mel in all tests", "holds here"]
-    only_emb = F.findings(table[table.feature != "mel"], "emb", "mel").set_index("finding (Fan et al. 2020, 6)")
+    only_emb = X.findings(table[table.feature != "mel"], "emb", "mel").set_index("finding (Fan et al. 2020, 6)")
     assert only_emb.loc["pretrained embeddings beat log-mel in all tests", "evidence"] == "not run at this profile"
+
+
+def test_the_model_s_categories_are_sonyc_ust_s():
+    assert M.N_CATEGORIES == len(COARSE) == M.FanConfig().categories
+
+
+def test_every_profile_has_its_fan_settings_naming_real_variants():
+    assert set(settings.FAN_PROFILES) == set(settings.PROFILES)
+    for plan in settings.FAN_PROFILES.values():
+        for logmel in (False, True):
+            names = X.variant_names(plan, logmel)
+            assert names and set(names) <= set(M.VARIANTS)
+    assert X.variant_names(settings.FAN_PROFILES["ci"], logmel=False) == list(settings.FAN_CI_VARIANTS)
+    assert X.variant_names(settings.FAN_PROFILES["paper"], logmel=True) == list(M.VARIANTS)
+    # the ci variants take every option once each way
+    chosen = [M.VARIANTS[n] for n in settings.FAN_CI_VARIANTS]
+    for option in ("siamese", "multi_model", "attention"):
+        assert {getattr(c, option) for c in chosen} == {True, False}
+    assert settings.FAN_PROFILES["paper"].partners == paper.FAN2020_PARTNERS
+    assert settings.FAN_PROFILES["paper"].recipe == settings.FanRecipe()
+
+
+def test_the_paper_s_pair_counts_agree_with_each_other():
+    # 4.2: partners in each of two situations, for every category and training clip
+    assert paper.FAN2020_DRAWS == paper.FAN2020_CLIPS["train"] * M.N_CATEGORIES * 2 * paper.FAN2020_PARTNERS
+    assert paper.FAN2020_PAIRS < paper.FAN2020_DRAWS
+    assert paper.FAN2020_QUERIES["single"] + paper.FAN2020_QUERIES["multi"] <= paper.FAN2020_QUERIES["all"]
+    assert settings.PROFILES["paper"].sonyc_ust_clips == (paper.FAN2020_CLIPS["train"], paper.FAN2020_CLIPS["validate"])

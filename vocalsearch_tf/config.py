@@ -309,3 +309,56 @@ class AisfxLogMelParams:
     @property
     def shape(self) -> tuple[int, int]:
         return (self.n_mels, self.n_frames)
+
+
+# --- Fan et al. 2020 (notebook 08): the fit recipe of 5.3 and how much of the paper each profile runs
+
+@dataclass(frozen=True)
+class FanRecipe:
+    """5.3: RMSProp, lr 1e-3, batch 128, epochs chosen on 10 % of the training clips."""
+
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    validation_fraction: float = 0.1
+    max_epochs: int = 100  # the selection run's cap (the paper gives none)
+    patience: int = 10  # early stopping on the validation pairs (the paper gives none)
+    retrain: bool = True  # retrain on all training clips for the chosen epochs (5.3)
+
+
+@dataclass(frozen=True)
+class FanProfile:
+    """How much of Fan et al. 2020 a profile runs (one per entry of PROFILES, under the same name).
+    Variants are named as `models.fan2020.VARIANTS` names them."""
+
+    partners: int  # 4.2: 30 partners per situation, category and target
+    recipe: FanRecipe
+    runs: int
+    variants: tuple[str, ...] | None  # variants trained on the pretrained embedding; None = all 8
+    logmel_variants: tuple[str, ...] | None  # variants also trained on log-mel; None = all 8
+
+
+# `ci` only exercises the code: one epoch, and four variants that between them take every
+# option once. `quick` fits notebook 08 in 5 min on 2 cores, generating its 300 clips (25-80 s)
+# and their features (12-40 s, by load) included. Measured on 2 cores shared with other jobs (load 3-6):
+# 2 partners and up to 5 epochs took 10 min (all 8 embedding variants 185 s; log-mel 288 s);
+# training time goes with partners x epochs, so `quick` trains on 2/5 of that: 1 partner and
+# up to 4 epochs took 2.9 min in all (load 2-3; generation 23 s, features 12 s, training and
+# scoring 131 s, of which log-mel 71 s). The cost: at 2 partners and 5 epochs 175 of the 216
+# (variant, query group, s, K) cells beat the random order, here 130.
+FAN_CI_VARIANTS = ("single-siamese-attention", "single-plain-mean", "multi-siamese-mean", "multi-plain-attention")
+FAN_PROFILES: dict[str, FanProfile] = {
+    "ci": FanProfile(2, FanRecipe(max_epochs=1, patience=1, retrain=False), 1, FAN_CI_VARIANTS,
+                     ("single-siamese-attention",)),
+    "quick": FanProfile(
+        partners=1,  # 1 + 1 per category and target (paper 30 + 30): ~3 200 distinct pairs on 216 clips
+        # up to 4 epochs (validation loss still falls there: the models are undertrained, for
+        # all variants and both inputs alike, so comparisons between them stay fair);
+        # patience 2 only stops a run whose validation loss rose twice; the best epoch's
+        # weights are kept instead of retraining (which would double the time)
+        recipe=FanRecipe(max_epochs=4, patience=2, retrain=False),
+        runs=1,
+        variants=None,  # all 8 on the pretrained embedding (10 steps: ~5-15 s a variant)
+        # log-mel (108 steps, ~23 s an epoch at 1 partner) for the main model only
+        logmel_variants=("single-siamese-attention",)),
+    "paper": FanProfile(30, FanRecipe(), 1, None, None),
+}
