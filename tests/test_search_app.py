@@ -181,10 +181,13 @@ class Page:
         self.clear_imitation()
         self.find("#vs-imitation button[aria-label='Record audio']").click()
         self.wait.until(lambda d: self.shown("#vs-imitation button.record-button"))
+        start = time.perf_counter()
         self.find("#vs-imitation button.record-button").click()
         time.sleep(seconds)
         self.shown("#vs-imitation button.stop-button")[0].click()
+        elapsed = time.perf_counter() - start  # under load the clicks take longer than `seconds`
         self.wait.until(lambda d: self.has_imitation())
+        return elapsed
 
     def search(self, expected):
         before = self.status()
@@ -244,11 +247,13 @@ def test_upload_search_and_show_more(page, setup):
 
 
 def test_microphone_recording_searches(page, setup):
-    page.record(2.0)
+    held = page.record(2.0)
     text = page.search("s imitation")
     assert f"Top 20 of {len(setup['data'].sounds)} sounds" in text
     heard = float(text.split(" s imitation")[0].split()[-1])
-    assert 1.0 <= heard <= 2.5  # the fake microphone's 2 s reached the server, silence trimmed
+    # what the fake microphone gave between the two clicks reached the server, silence trimmed:
+    # at least half the 2 s asked for, at most the time the clicks really took (more under load)
+    assert 1.0 <= heard <= held + 0.5, (heard, held)
     assert len(page.hits()) == 5
 
 
