@@ -288,7 +288,7 @@ def test_a_library_indexed_with_another_model_gets_a_message_on_the_page(page, s
     page.pick_model("quick/synthetic/seed0/iminet/untied/model_00", "IMINET untied")
     text = page.search("not with")
     assert "is indexed with model(s) default" in text and "Index folder" in text
-    page.pick_model("default", "shipped default")
+    page.pick_model("default", "the default:")
 
 
 def test_the_page_fetched_nothing_from_outside_and_wrote_nothing_into_the_library(page, setup):

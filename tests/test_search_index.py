@@ -48,8 +48,8 @@ def library(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def default():
-    return resolve("default")
+def iminet():
+    return resolve("iminet")
 
 
 def test_window_starts_cover_the_sound_and_align_the_last_to_its_end():
@@ -70,11 +70,11 @@ def test_read_windows_resamples_each_window_from_its_start(tmp_path):
     np.testing.assert_allclose(clips[16_000][1][1000:15000], whole[33_000:47_000], atol=2e-3)
 
 
-def test_index_then_reindex_after_adding_changing_and_deleting(library, tmp_path, default):
+def test_index_then_reindex_after_adding_changing_and_deleting(library, tmp_path, iminet):
     index_root = tmp_path / "index"
     target = LibraryIndex(library, index_root)
     computed = []
-    first = target.update(default, progress=lambda done, total, name: computed.append(name))
+    first = target.update(iminet, progress=lambda done, total, name: computed.append(name))
     assert (first.files, first.added, first.changed, first.deleted) == (5, 5, 0, 0)
     assert first.windows == 4 + 4  # four short sounds; 9 s -> windows at 0, 2, 4, 5 s
     assert first.unreadable == [("broken.wav", first.unreadable[0][1])]
@@ -82,13 +82,13 @@ def test_index_then_reindex_after_adding_changing_and_deleting(library, tmp_path
     assert sorted(computed) == ["birds/chirp.flac", "birds/crow.mp3", "broken.wav", "long drone.wav", "noise.ogg",
                                 "tone.wav"]
 
-    index = target.open(default)
-    assert isinstance(index.vectors, np.memmap) and index.vectors.shape == (8, default.dim)
+    index = target.open(iminet)
+    assert isinstance(index.vectors, np.memmap) and index.vectors.shape == (8, iminet.dim)
     assert index.paths == ["birds/chirp.flac", "birds/crow.mp3", "long drone.wav", "noise.ogg", "tone.wav"]
     assert index.window_start[index.window_range(2)].tolist() == [0.0, 2.0, 4.0, 5.0]
     np.testing.assert_allclose(index.durations, [1.5, 2.0, 9.0, 3.0, 2.0], atol=0.05)
     clip = audio.load_clip(library / "tone.wav", IMINET_CQT.sample_rate, IMINET_CQT.clip_samples)
-    np.testing.assert_allclose(index.vectors[7], default.candidate_vectors(clip[None])[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(index.vectors[7], iminet.candidate_vectors(clip[None])[0], rtol=1e-4, atol=1e-5)
     before = {p: np.array(index.vectors[index.window_range(i)]) for i, p in enumerate(index.paths)}
 
     sf.write(library / "birds" / "owl.wav", sound(2.5, 16_000, 350, noise=0.1, seed=3), 16_000)
@@ -96,39 +96,39 @@ def test_index_then_reindex_after_adding_changing_and_deleting(library, tmp_path
     os.remove(library / "noise.ogg")
     untouched = snapshot(library)
     computed.clear()
-    second = target.update(default, progress=lambda done, total, name: computed.append(name))
+    second = target.update(iminet, progress=lambda done, total, name: computed.append(name))
     assert (second.files, second.added, second.changed, second.deleted, second.unchanged) == (5, 1, 1, 1, 3)
     assert sorted(computed) == ["birds/owl.wav", "broken.wav", "tone.wav"]  # the unreadable one is retried
-    index = target.open(default)
+    index = target.open(iminet)
     assert index.paths == ["birds/chirp.flac", "birds/crow.mp3", "birds/owl.wav", "long drone.wav", "tone.wav"]
     for kept in ("birds/chirp.flac", "birds/crow.mp3", "long drone.wav"):
         np.testing.assert_array_equal(index.vectors[index.window_range(index.paths.index(kept))], before[kept])
     assert not np.allclose(index.vectors[index.window_range(4)], before["tone.wav"])
-    assert len(list((target.model_folder(default)).glob("gen-*"))) == 1  # old generations dropped
+    assert len(list((target.model_folder(iminet)).glob("gen-*"))) == 1  # old generations dropped
     assert snapshot(library) == untouched  # nothing written into the library
     assert not index_root.is_relative_to(library)
 
 
-def test_search_scores_equal_the_full_model_on_each_pair(library, tmp_path, default):
+def test_search_scores_equal_the_full_model_on_each_pair(library, tmp_path, iminet):
     import keras
 
-    from vocalsearch_tf.search.models import DEFAULT_MODEL_FILE
+    from vocalsearch_tf.search.models import IMINET_FILE
     from vocalsearch_tf.signal.features import ConstantQ
 
     target = LibraryIndex(library, tmp_path / "index")
-    target.update(default)
+    target.update(iminet)
     query = tmp_path / "hum.wav"
     sf.write(query, sound(2.0, 16_000, 450, noise=0.01, seed=7), 16_000)
-    result = engine.search(query, target, default, top=10)
+    result = engine.search(query, target, iminet, top=10)
     assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5] and result.sounds == 5
     assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:]))
 
-    model = keras.models.load_model(DEFAULT_MODEL_FILE, compile=False)
+    model = keras.models.load_model(IMINET_FILE, compile=False)
     front = ConstantQ(IMINET_CQT)
     samples, rate = engine.load_imitation(query)
     query_spec = front(audio.fix_length(audio.resample(samples, rate, 16_000), IMINET_CQT.clip_samples)[None])
     for hit in result.hits:
-        index = target.open(default)
+        index = target.open(iminet)
         i = index.paths.index(hit.file)
         starts = np.asarray(index.window_start[index.window_range(i)])
         clips = read_windows(Path(hit.path), starts, {16_000: IMINET_CQT.clip_samples})[16_000]
@@ -137,7 +137,7 @@ def test_search_scores_equal_the_full_model_on_each_pair(library, tmp_path, defa
         assert hit.window_start == pytest.approx(float(starts[int(np.argmax(full))]))
 
 
-def test_fusion_with_imisound_multiplies_likelihoods(library, tmp_path, default):
+def test_fusion_with_imisound_multiplies_likelihoods(library, tmp_path, iminet):
     from vocalsearch_tf.models.imisound import ImisoundParams
     from vocalsearch_tf.training.imisound import Imisound
     from vocalsearch_tf.signal.features import ConstantQ
@@ -146,21 +146,21 @@ def test_fusion_with_imisound_multiplies_likelihoods(library, tmp_path, default)
                       for p in sorted(library.rglob("*.wav")) if p.name != "broken.wav" and not p.name.startswith(".")])
     imisound = Imisound(ImisoundParams(epochs=1)).fit(np.asarray(ConstantQ(IMINET_CQT)(clips)), seed=0)
     path = save_imisound(imisound, tmp_path / "imisound.npz", trained_on="three test tones")
-    scorer = resolve(f"default+{path}")
-    assert [c.name for c in scorer.components] == ["default", str(path)]
+    scorer = resolve(f"iminet+{path}")
+    assert [c.name for c in scorer.components] == ["iminet", str(path)]
     target = LibraryIndex(library, tmp_path / "index")
     report = target.update(scorer)
     assert report.files == 5
     query = tmp_path / "hum.wav"
     sf.write(query, sound(2.0, 16_000, 450), 16_000)
     fused = engine.search(query, target, scorer, top=5)
-    alone = {h.file: h.score for h in engine.search(query, target, resolve("default"), top=5).hits}
+    alone = {h.file: h.score for h in engine.search(query, target, resolve("iminet"), top=5).hits}
     sae = ImisoundScorer(path)
     sae_hits = engine.search(query, target, sae, top=5).hits
     assert sum(h.score for h in sae_hits) == pytest.approx(1.0, rel=1e-5)  # eq. 3: a softmax over the library
     sae_scores = {h.file: h.score for h in sae_hits}
     for hit in fused.hits:
-        assert hit.scores["default"] == pytest.approx(alone[hit.file], rel=1e-5)
+        assert hit.scores["iminet"] == pytest.approx(alone[hit.file], rel=1e-5)
         assert hit.score == pytest.approx(alone[hit.file] * sae_scores[hit.file], rel=1e-5)
 
 
@@ -234,10 +234,10 @@ def test_bad_library_folders_are_clear_errors(tmp_path):
     assert [p.name for p in empty.iterdir()] == ["readme.txt"]
 
 
-def test_index_records_model_and_window_settings(library, tmp_path, default):
+def test_index_records_model_and_window_settings(library, tmp_path, iminet):
     target = LibraryIndex(library, tmp_path / "index")
-    target.update(default)
-    meta = target.open(default).meta
-    assert meta["model"]["name"] == "default" and meta["model"]["synthetic"] is True
+    target.update(iminet)
+    meta = target.open(iminet).meta
+    assert meta["model"]["name"] == "iminet" and meta["model"]["synthetic"] is True
     assert meta["window"] == {"seconds": 4.0, "hop_seconds": 2.0, "max_windows": 1800}
     assert json.loads((target.folder / "library.json").read_text())["library"] == str(library.resolve())

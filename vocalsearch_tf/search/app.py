@@ -16,7 +16,6 @@ import atexit
 import base64
 import html
 import io
-import json
 import os
 import shutil
 import sys
@@ -35,7 +34,7 @@ import soundfile as sf  # noqa: E402
 from vocalsearch_tf.search import engine  # noqa: E402
 from vocalsearch_tf.search.config import SearchError, default_index_root  # noqa: E402
 from vocalsearch_tf.search.index import LibraryIndex, known_libraries, last_library  # noqa: E402
-from vocalsearch_tf.search.models import DEFAULT_MODEL_CARD, SYNTHETIC_NOTE, available_models, resolve  # noqa: E402
+from vocalsearch_tf.search.models import BUILT_IN, SYNTHETIC_NOTE, available_models, card, default_name, measurement_note, resolve  # noqa: E402
 from vocalsearch_tf.signal.audio import AudioError  # noqa: E402
 
 SLOTS = 20  # results kept per search; the page shows them 5 at a time
@@ -108,8 +107,9 @@ class SearchPage:
         if entry is None:
             return f"**Model:** the file `{model}` (loaded when you search or index)."
         text = f"**Model:** {entry.description}."
-        if entry.name == "default" and DEFAULT_MODEL_CARD.is_file():
-            text += f" Trained on {json.loads(DEFAULT_MODEL_CARD.read_text())['trained_on']}."
+        built_in = default_name() if entry.name == "default" else entry.name
+        if built_in in BUILT_IN:
+            text += f" Trained on {card(built_in)['trained_on']}. {measurement_note(built_in)}."
         return text + (f" **Note: {SYNTHETIC_NOTE}.**" if entry.synthetic else "")
 
     def index(self, library: str, model: str, progress=None) -> str:

@@ -36,7 +36,7 @@ def _results_dir(args) -> Path | None:
 def _common(parser: argparse.ArgumentParser, model: bool = True) -> None:
     if model:
         parser.add_argument("--model", default="default",
-                            help="'default' (shipped IMINET, trained on synthetic data), 'imisound', 'fusion', "
+                            help="'default' (the shipped model that measured best on real recordings), 'iminet', 'imisound', 'fusion', "
                                  "a name from `vocalsearch models`, a .keras / IMISOUND .npz path, or A+B to fuse")
     parser.add_argument("--index-dir", default=None,
                         help="where indexes live (default $VOCALSEARCH_INDEX_DIR or ~/.cache/vocalsearch)")
@@ -148,16 +148,20 @@ def run_evaluate(args) -> int:
 
 
 def run_models(args) -> int:
-    from vocalsearch_tf.search.models import SYNTHETIC_NOTE, available_models
+    from vocalsearch_tf.search.models import BUILT_IN, SYNTHETIC_NOTE, available_models, default_name, measurement_note
 
     entries = available_models(_results_dir(args))
+    measured = {e.name: measurement_note(default_name() if e.name == "default" else e.name)
+                for e in entries if e.name in ("default", *BUILT_IN)}
     if args.json:
-        print(json.dumps([e.__dict__ for e in entries], indent=2))
+        print(json.dumps([{**e.__dict__, "measured": measured.get(e.name)} for e in entries], indent=2))
         return 0
     width = max(len(e.name) for e in entries)
     for entry in entries:
         note = f" ({SYNTHETIC_NOTE})" if entry.synthetic else ""
         print(f"{entry.name:<{width}}  {entry.description}{note}")
+        if entry.name in measured:
+            print(f"{'':<{width}}  {measured[entry.name]}")
     return 0
 
 

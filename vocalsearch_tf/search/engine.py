@@ -12,7 +12,7 @@ import soundfile as sf
 
 from vocalsearch_tf.search.config import QUERY_LIMITS, QueryError, QueryLimits, SearchError
 from vocalsearch_tf.search.index import Index, LibraryIndex, audio_duration
-from vocalsearch_tf.search.models import SYNTHETIC_NOTE, Scorer
+from vocalsearch_tf.search.scorers import SYNTHETIC_NOTE, Scorer
 from vocalsearch_tf.signal import audio
 
 
@@ -130,14 +130,15 @@ def search(imitation: str | Path, library: LibraryIndex, scorer: Scorer, top: in
     indexes = indexes or open_indexes(library, scorer)
     start = time.perf_counter()
     samples, rate = load_imitation(imitation, limits)
-    per_component, best_windows = [], []
+    best_per_file, best_windows = [], []
     for component, index in zip(scorer.components, indexes):
         clip = audio.fix_length(audio.resample(samples, rate, component.imitation_rate), component.imitation_samples)
         windows = component.window_scores(component.query_vector(clip), index.vectors)
         best_windows.append(windows)
-        per_component.append(component.likelihoods(index.best_per_file(windows)))
+        best_per_file.append(index.best_per_file(windows))
     rows = _aligned(indexes)
-    fused = np.prod([p[r] for p, r in zip(per_component, rows)], axis=0)
+    fused = scorer.combine([b[r] for b, r in zip(best_per_file, rows)])
+    per_component = [c.likelihoods(b) for c, b in zip(scorer.components, best_per_file)]
     count = min(top, len(fused))
     chosen = np.argpartition(-fused, count - 1)[:count] if count else np.zeros(0, np.int64)
     chosen = chosen[np.argsort(-fused[chosen], kind="stable")]

@@ -1,0 +1,99 @@
+"""Calibrated fusion (search/fusion.py): fitted weights recover a known temperature, a part
+that ranks at chance is flattened, and a fusion is not worse than its best part on held-out
+imitations, where the paper's product of likelihoods is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit, softmax
+
+from vocalsearch_tf.evaluation import metrics
+from vocalsearch_tf.search import fusion
+from vocalsearch_tf.search.scorers import Scorer
+
+CANDIDATES, QUERIES = 30, 600
+
+
+def mrr(rows, targets) -> float:
+    # pessimistic ties: every candidate scoring as high as the target counts before it
+    return metrics.mean_reciprocal_rank([int((row >= row[t]).sum()) for row, t in zip(rows, targets)])
+
+
+def informative(rng, strength, n=QUERIES):
+    """Evidence rows where the target stands out by `strength` (in noise units), and targets."""
+    targets = rng.integers(0, CANDIDATES, n)
+    rows = rng.normal(size=(n, CANDIDATES))
+    rows[np.arange(n), targets] += strength
+    return list(rows), list(targets)
+
+
+def test_the_fitted_inverse_temperature_is_the_one_the_targets_were_drawn_with():
+    rng = np.random.default_rng(0)
+    beta = 2.5
+    evidence = rng.normal(size=(4000, CANDIDATES))
+    targets = [rng.choice(CANDIDATES, p=softmax(beta * row)) for row in evidence]
+    assert fusion.fit_inverse_temperature(list(evidence), targets) == pytest.approx(beta, rel=0.08)
+    # and the same on another scale: a temperature is a property of the model, not of its units
+    assert fusion.fit_inverse_temperature(list(100 * evidence), targets) == pytest.approx(beta / 100, rel=0.08)
+
+
+def test_a_part_that_ranks_at_chance_gets_a_weight_near_zero():
+    rng = np.random.default_rng(1)
+    rows, targets = informative(rng, 0.0)
+    spread = np.median([row.std() for row in rows])
+    assert fusion.fit_inverse_temperature(rows, targets) * spread < 0.1
+
+
+def test_calibrated_fusion_is_not_worse_than_its_best_part_where_the_product_is():
+    """An informative, low-confidence part (as IMISOUND's cosine softmax) fused with an
+    overconfident chance-level one (as a sigmoid network that learnt nothing that carries):
+    weights fitted on a tuning half, measured on the other half."""
+    rng = np.random.default_rng(2)
+    rows, targets = informative(rng, 1.5, 2 * QUERIES)
+    noise = [8.0 * rng.normal(size=CANDIDATES) for _ in targets]  # confident logits, no information
+    cosine = [np.tanh(0.3 * r) for r in rows]  # bounded like a cosine
+    tune, confirm = slice(0, QUERIES), slice(QUERIES, None)
+    betas = fusion.fit_weights([cosine[tune], noise[tune]], targets[tune])
+    fused = [fusion.calibrated_posterior([c, n], betas) for c, n in zip(cosine[confirm], noise[confirm])]
+    best_part = mrr(cosine[confirm], targets[confirm])
+    assert mrr(fused, targets[confirm]) >= best_part - 0.01
+    product = [softmax(c - 1.0) * expit(n) for c, n in zip(cosine[confirm], noise[confirm])]  # TASLP eq. 4
+    assert mrr(product, targets[confirm]) < best_part - 0.05
+
+
+def test_two_informative_independent_parts_fuse_better_than_either():
+    rng = np.random.default_rng(3)
+    targets = list(rng.integers(0, CANDIDATES, 2 * QUERIES))
+    parts = []
+    for strength, scale in ((1.2, 1.0), (1.0, 40.0)):
+        rows = rng.normal(size=(len(targets), CANDIDATES))
+        rows[np.arange(len(targets)), targets] += strength
+        parts.append(list(scale * rows))
+    tune, confirm = slice(0, QUERIES), slice(QUERIES, None)
+    betas = fusion.fit_weights([p[tune] for p in parts], targets[tune])
+    fused = [fusion.calibrated_posterior([a, b], betas) for a, b in zip(parts[0][confirm], parts[1][confirm])]
+    assert mrr(fused, targets[confirm]) > max(mrr(p[confirm], targets[confirm]) for p in parts) + 0.02
+
+
+class Fixed(Scorer):
+    """A part whose evidence is its score doubled and whose likelihood is its score."""
+
+    def __init__(self, key, beta=None):
+        self.name = self.key = self.fingerprint = self.description = self.trained_on = key
+        self.synthetic, self.inverse_temperature = False, beta
+
+    def evidence(self, best):
+        return 2.0 * np.asarray(best, np.float64)
+
+
+def test_a_fusion_is_calibrated_only_when_every_part_has_a_weight():
+    a, b = np.array([0.2, 0.9, 0.5]), np.array([0.7, 0.1, 0.4])
+    calibrated = fusion.Fusion([Fixed("a", 1.0), Fixed("b", 3.0)])
+    assert calibrated.calibrated and "calibrated" in calibrated.description
+    np.testing.assert_allclose(calibrated.combine([a, b]), softmax(2 * a + 6 * b))
+    product = fusion.Fusion([Fixed("a", 1.0), Fixed("b")])
+    assert not product.calibrated and "not calibrated" in product.description
+    np.testing.assert_allclose(product.combine([a, b]), a * b)
+    joint = fusion.Fusion([Fixed("a"), Fixed("b")], betas=[0.5, 0.0])  # a fusion's own weights
+    np.testing.assert_allclose(joint.combine([a, b]), softmax(a))
