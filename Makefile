@@ -32,7 +32,7 @@ TORCH := torch==2.13.0
 # Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
 TINYSOUNDFONT := tinysoundfont==0.3.7
 
-.PHONY: setup reproduce test unit-test notebook-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check
+.PHONY: setup reproduce test unit-test notebook-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search
 
 setup: $(VENV)/.installed
 
@@ -116,9 +116,11 @@ synthetic: setup
 download: setup
 	$(PY) -m vocalsearch_tf.datasets download $(DATASET) --dest "$(DATA_DIR)"
 
-# The development check of transfer (issue 17): real sounds from Debian packages (fetched
-# without root: apt-get download + dpkg-deb -x into PACKAGES_DIR), eSpeak NG imitations, MRR
-# per category for chance, the CQT-summary baseline and the IMINET models under MODELS_DIR.
+# The development check of transfer: 120 real sounds from 8 Debian packages (fetched without
+# root: apt-get download + dpkg-deb -x into PACKAGES_DIR), imitated by three processes, split
+# once by sound into tuning and confirmation parts; MRR per category with bootstrap intervals
+# for chance, the CQT-summary baseline and the IMINET models under MODELS_DIR.
+# `make measure-search` measures the search models on it and chooses `default` (measured.json).
 PACKAGES_DIR ?= data/packages
 TRANSFER_DIR ?= data/transfer_check
 MODELS_DIR ?= results/$(PROFILE)/$(DATASET)/seed$(SEED)
@@ -133,6 +135,10 @@ transfer-check: fetch-packages
 	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"
 	$(PY) -m vocalsearch_tf.experiments.transfer_check --data "$(TRANSFER_DIR)" --models "$(MODELS_DIR)" \
 	  --out "$(MODELS_DIR)/transfer_check"
+
+measure-search: fetch-packages
+	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"
+	$(PY) -m vocalsearch_tf.search.choose_default --data "$(TRANSFER_DIR)" --report reference/transfer_check
 
 clean:
 	rm -rf results/ci figures/ci results/*/*/*/notebooks .pytest_cache

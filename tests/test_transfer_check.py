@@ -1,4 +1,4 @@
-"""The development check of transfer: packaged sounds, eSpeak NG imitations, evaluation."""
+"""The development check of transfer: packaged sounds, eSpeak NG imitations, the writer, evaluation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from vocalsearch_tf.datasets import debian, imitators, packaged
+from vocalsearch_tf.datasets import debian, imitation_processes, imitators, packaged
 from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
 from vocalsearch_tf.evaluation import metrics
 from vocalsearch_tf.experiments import transfer_check
@@ -51,7 +51,8 @@ def test_pool_and_prepare_on_fixture_files(tmp_path):
     for stem, rate, channels in (("splash", 11_000, 1), ("ohno", 11_000, 1), ("chink", 22_050, 2)):
         audio = rng.normal(0, 0.2, (int(rate * 5.0), channels)) * np.linspace(1, 0.1, int(rate * 5.0))[:, None]
         sf.write(folder / f"{stem}.wav", np.pad(audio, ((int(0.3 * rate), 0), (0, 0))), rate)
-    pool = packaged._pool({"pingus-data": tmp_path / "pingus-data"}, "everyday sounds")
+    pingus = next(p for p in packaged.POOLS["everyday sounds"] if p.package == "pingus-data")
+    pool = packaged.pool_files({"pingus-data": tmp_path / "pingus-data"}, pingus)
     assert [s.label for s in pool] == ["chink", "splash"]  # sorted; speech ("ohno") left out
     samples, rate = packaged.audio.load(folder / "chink.wav")
     prepared = packaged.prepare(samples, rate)
@@ -69,13 +70,16 @@ def test_writer_round_trips_through_the_vocalsketch_loader(tmp_path):
         "everyday sounds": rng.normal(0, 0.3, len(t)) * np.exp(-4 * t),
         "single synthesizer": np.sin(2 * np.pi * (200 + 300 * t) * t),
     }
-    sounds = [packaged.Sound(f"fixture {k}", c, "fixture", f"{k}.wav") for k, c in enumerate(packaged.CATEGORIES)]
+    sounds = [packaged.Sound(f"fixture {k}", c, "fixture", f"{k}.wav", part=packaged.PARTS[k % 2])
+              for k, c in enumerate(packaged.CATEGORIES)]
     references = {s.label: packaged.prepare(shapes[s.category], packaged.RATE) for s in sounds}
-    counts = packaged.write_set(tmp_path, sounds, references, seed=0, per_sound=2)
-    assert counts["sounds"] == 4 and counts["imitations"] == 8
-    data = load_vocalsketch(tmp_path, per_sound=2)
+    counts = packaged.write_set(tmp_path, sounds, references, seed=0, per_process=1)
+    processes = tuple(imitation_processes.PROCESSES)
+    assert counts["sounds"] == 4 and counts["imitations"] == 4 * len(processes)
+    assert counts["per_process"] == {p: 4 for p in processes}
+    data = load_vocalsketch(tmp_path, per_sound=len(processes))
     assert not data.report.skipped and not data.report.warnings
-    assert len(data.sounds) == 4 and len(data.imitations) == 8
+    assert len(data.sounds) == 4 and len(data.imitations) == 4 * len(processes)
     assert set(data.sounds.category) == set(packaged.CATEGORIES)
     from vocalsearch_tf.datasets.synthetic import vocalsketch as synthetic_vocalsketch
 
@@ -86,19 +90,24 @@ def test_writer_round_trips_through_the_vocalsketch_loader(tmp_path):
     for path in data.imitations.path:
         assert sf.info(path).samplerate == 16_000 and sf.info(path).channels == 1
     assert pd.read_csv(tmp_path / "provenance.csv").package.eq("fixture").all()
+    check = transfer_check.load_check(tmp_path)  # the parts and processes come back through the sidecars
+    assert check.parts == list(packaged.PARTS) and check.processes == sorted(processes)
+    assert check.in_distribution == ("voice",) and "voice" not in check.independent
+    own_part = dict(zip(check.sounds.sound_id, check.sounds.part))
+    assert all(own_part[s] == p for s, p in zip(check.imitations.sound_id, check.imitations.part))
     stats = packaged.stats(tmp_path)
     assert not stats.silent.any()
     # deterministic: the same seed writes the same imitation again
     first = sf.read(data.imitations.path[0])[0]
     data.imitations.path[0].unlink()
-    packaged.write_set(tmp_path, sounds, references, seed=0, per_sound=2)
+    packaged.write_set(tmp_path, sounds, references, seed=0, per_process=1)
     np.testing.assert_array_equal(sf.read(data.imitations.path[0])[0], first)
-    # a set written by an older imitator is rewritten, not kept
+    # a set written by another version of a process is rewritten, not kept
     sf.write(data.imitations.path[1], np.zeros(1600), 16_000)
-    (tmp_path / "participants.json").write_text("[]")
-    packaged.write_set(tmp_path, sounds, references, seed=0, per_sound=2)
+    (tmp_path / "processes.json").write_text("{}")
+    packaged.write_set(tmp_path, sounds, references, seed=0, per_process=1)
     assert np.any(sf.read(data.imitations.path[1])[0])
-    assert packaged._imitator_version(tmp_path / "participants.json") == imitators.VERSION
+    assert packaged._versions(tmp_path / "processes.json")["espeak"] == imitators.VERSION
 
 
 def test_imitation_follows_pitch_contour_and_loudness():

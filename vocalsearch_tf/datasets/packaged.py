@@ -1,39 +1,49 @@
-"""A development check of transfer: real recordings from packaged sound libraries, with
-vocal imitations made by eSpeak NG speaking onomatopoeia (`datasets/imitators.py`), in
-VocalSketch v1.0.4's layout and columns (what `datasets/vocalsketch.py` loads):
+"""The development check of transfer: real recordings from packaged sound libraries,
+imitated by several independent processes, in VocalSketch v1.0.4's layout and columns (what
+`datasets/vocalsketch.py` loads), with two sidecar tables:
 
-    <dest>/sound_recordings.csv
-    <dest>/vocal_imitations.csv
+    <dest>/sound_recordings.csv, vocal_imitations.csv      VocalSketch's tables
     <dest>/sound_recordings/<label>.wav                    44.1 kHz mono, at most 4 s
     <dest>/vocal_imitations/included/<label> - <id>.wav    16 kHz mono
-    <dest>/provenance.csv                                  each sound's package and file
+    <dest>/provenance.csv     each sound's package, file, part (tuning / confirmation)
+    <dest>/imitations.csv     each imitation's process, performer and part
 
-Four categories as in VocalSketch, 10 sounds each, 10 imitations per sound (one by each
-of 10 virtual participants). The sounds come from Debian packages fetched without root
-(`apt-get download`, then `dpkg-deb -x` into a cache folder):
+Four categories as in VocalSketch, 30 sounds each, from 8 Debian packages fetched without
+root (`apt-get download`, `dpkg-deb -x`; `datasets/debian.py`), as the table `POOLS` says:
 
-- acoustic instruments: LMMS's recorded instrument samples (`lmms-common`) and notes of
-  acoustic General MIDI programs rendered from `musescore-general-soundfont-small`;
-- commercial synthesizers: LMMS's bass, pad and string samples of commercial synths
-  (`lmms-common`) and GM synth programs of the MuseScore font;
-- everyday sounds: game sound effects (`pingus-data`, `frozen-bubble-data`) and LMMS's
-  effect and miscellaneous samples (no speech, no music);
-- single synthesizer: one GM synth patch of the MuseScore font (Lead 2, sawtooth) played
-  with different notes, rhythms, glides and swells, as VocalSketch's single synthesizer
-  varies one synth's parameters.
+- acoustic instruments: LMMS's recorded instruments (`lmms-common`), Hydrogen's GM rock kit
+  (`hydrogen-data`), acoustic GM programs of `musescore-general-soundfont-small`;
+- commercial synthesizers: LMMS's bass and pad samples of commercial synths, Hydrogen's
+  TR-808 kit, GM synth programs of the MuseScore font;
+- everyday sounds: OpenTTD's sound set (`openttd-opensfx`: vehicles, machines, animals,
+  weather), game effects of `pingus-data`, `frozen-bubble-data`, `chromium-bsu-data`,
+  Tux Paint's tool sounds (`tuxpaint-data`), LMMS's effects (no speech, no music);
+- single synthesizer: one GM synth patch (Lead 2, sawtooth) with different notes, rhythms,
+  glides and swells, as VocalSketch's single synthesizer varies one synth's parameters.
+
+Each sound is imitated by `IMITATIONS_PER_PROCESS` performers of each process of
+`imitation_processes` (eSpeak NG onomatopoeia, a contour whistle/hum, and the embedded
+data's own voice, which is in distribution and reported apart).
+
+**Split once, by sound**: within each category and pool, half the sounds (a seeded choice)
+form the *tuning* part, the rest the *confirmation* part; each imitation belongs to its
+sound's part and ranks the sounds of its category in its part (15). Choices are made on
+the tuning part; the confirmation part only reports.
 
 `sonic-pi-samples`, `minetest-data` and `sound-theme-freedesktop` are reserved for the
-maintainers' independent check, and `fluid-soundfont-gm` / TimGM6mb may feed the training
+maintainers' independent check, and `fluid-soundfont-gm` / TimGM6mb feed the training
 generator: all are refused here. Keep the packages used here out of training in turn.
 
-Files are chosen from sorted lists with a seeded choice; everything is deterministic
-from the seed and the package versions (recorded in provenance.csv).
+Files are chosen from sorted lists with a seeded choice; everything is deterministic from
+the seed and the package versions (recorded in provenance.csv).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,49 +51,73 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vocalsearch_tf.datasets import imitators
+from vocalsearch_tf.datasets import gm_render, imitation_processes, opensfx
 from vocalsearch_tf.datasets.debian import PackageToolError, fetch_debian, package_root, package_version  # noqa: F401
 from vocalsearch_tf.datasets.synthetic.common import random_id, rng_for, write_wav
 from vocalsearch_tf.datasets.synthetic.vocalsketch import CATEGORIES, IMITATION_COLUMNS, SOUND_COLUMNS
 from vocalsearch_tf.signal import audio
 
-SOUNDS_PER_CATEGORY = 10
-IMITATIONS_PER_SOUND = 10
+SOUNDS_PER_CATEGORY = 30
+IMITATIONS_PER_PROCESS = 4  # per sound: this many of a process's performers imitate it
+PERFORMERS_PER_PROCESS = 10
+PARTS = ("tuning", "confirmation")
 RATE = 44_100
 MAX_SECONDS = 4.0
 
 # reserved for the maintainers' independent check / possible training sources
 RESERVED_PACKAGES = frozenset({"sonic-pi-samples", "minetest-data", "sound-theme-freedesktop"})
 TRAINING_PACKAGES = frozenset({"fluid-soundfont-gm", "fluid-soundfont-gs", "timgm6mb-soundfont"})
-PACKAGES = ("lmms-common", "musescore-general-soundfont-small", "pingus-data", "frozen-bubble-data")
 SOUNDFONT = ("musescore-general-soundfont-small", "usr/share/sounds/sf3/MuseScore_General_Lite.sf3")
-
 LMMS = "usr/share/lmms/samples"
-# (package, folder inside it, file stems to leave out: speech, music, malformed names)
+HYDROGEN = "usr/share/hydrogen/data/drumkits"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A folder of one package that gives its category `count` sounds."""
+
+    package: str
+    folder: str
+    count: int
+    leave_out: tuple = ()  # file stems: speech, music, electric instruments, empty files
+    include: str = ""  # a regular expression the stem must match, if any
+
+
 POOLS = {
-    "acoustic instruments": [("lmms-common", f"{LMMS}/instruments", ()), ("lmms-common", f"{LMMS}/latin", ())],
-    "commercial synthesizers": [
-        ("lmms-common", f"{LMMS}/basses", ()),
-        ("lmms-common", f"{LMMS}/stringsnpads", ("chorus01", "chorus02", "strings01", "bell_choir01", "bell_choir02")),
-    ],
-    "everyday sounds": [
-        ("pingus-data", "usr/share/games/pingus/data/sounds", ("goodidea", "letsgo", "ohno", "yipee")),
-        ("frozen-bubble-data", "usr/share/games/frozen-bubble/snd",
-         ("frozen-mainzik-1p", "frozen-mainzik-2p", "introzik", "noh", "chatted", "cancel", "menu_change",
-          "menu_selected", "pause", "lose", "hurry")),
-        ("lmms-common", f"{LMMS}/effects", ("chroma_sound_effect01", "filter_sweep01", "warp01", "warp02")),
-        ("lmms-common", f"{LMMS}/misc", ("bass!", "buzz!", "undefined01", "electric_ping01")),
-    ],
+    "acoustic instruments": (
+        Pool("lmms-common", f"{LMMS}/instruments", 12, ("bassslap01", "bassslap02", "e_organ01", "e_piano_accord01",
+             "e_piano_accord02", "steel_guitar_heavy_distorted01", "steel_guitar_medium_distorted01",
+             "steel_guitar_slight_distorted01")),
+        Pool("lmms-common", f"{LMMS}/latin", 3),
+        Pool("hydrogen-data", f"{HYDROGEN}/GMRockKit", 6, include=r"-Med$|^HandClap$"),
+    ),
+    "commercial synthesizers": (
+        Pool("lmms-common", f"{LMMS}/basses", 8),
+        Pool("lmms-common", f"{LMMS}/stringsnpads", 5,
+             ("chorus01", "chorus02", "strings01", "bell_choir01", "bell_choir02")),
+        Pool("hydrogen-data", f"{HYDROGEN}/TR808EmulationKit", 7),
+    ),
+    "everyday sounds": (
+        Pool("openttd-opensfx", opensfx.FOLDER, 10, ("good_year", "bad_year", "oooh_sound")),
+        Pool("pingus-data", "usr/share/games/pingus/data/sounds", 4, ("goodidea", "letsgo", "ohno", "yipee")),
+        Pool("frozen-bubble-data", "usr/share/games/frozen-bubble/snd", 4,
+             ("frozen-mainzik-1p", "frozen-mainzik-2p", "introzik", "noh", "chatted", "cancel", "menu_change",
+              "menu_selected", "pause", "lose", "hurry")),
+        Pool("tuxpaint-data", "usr/share/tuxpaint/sounds", 5, ("areyousure", "giggle", "tuxok", "youcannot", "prompt")),
+        Pool("chromium-bsu-data", "usr/share/games/chromium-bsu/wav", 3, ("music_game", "music_menu")),
+        Pool("lmms-common", f"{LMMS}/effects", 2, ("chroma_sound_effect01", "filter_sweep01", "warp01", "warp02")),
+        Pool("lmms-common", f"{LMMS}/misc", 2, ("bass!", "buzz!", "undefined01", "electric_ping01")),
+    ),
 }
-# how many of each category's sounds are recorded samples; the rest are rendered from the font
-SAMPLED = {"acoustic instruments": 6, "commercial synthesizers": 6, "everyday sounds": 10, "single synthesizer": 0}
-# General MIDI programs of the MuseScore font (0-based)
+# General MIDI programs of the MuseScore font (0-based), and how many each category renders
 GM_ACOUSTIC = {"clarinet": 71, "oboe": 68, "tuba": 58, "alto sax": 65, "marimba": 12, "nylon guitar": 24,
                "harp": 46, "xylophone": 13, "french horn": 60, "bassoon": 70, "accordion": 21, "sitar": 104}
 GM_SYNTH = {"square lead": 80, "calliope lead": 82, "chiff lead": 83, "charang lead": 84, "fifths lead": 86,
             "bass and lead": 87, "warm pad": 89, "polysynth pad": 90, "bowed pad": 92, "metallic pad": 93,
             "halo pad": 94, "sweep pad": 95, "synth bass 1": 38, "synth brass 1": 62}
+RENDERED = {"acoustic instruments": (GM_ACOUSTIC, 9), "commercial synthesizers": (GM_SYNTH, 10)}
 SINGLE_SYNTH_PROGRAM = 81  # Lead 2 (sawtooth)
+PACKAGES = tuple(sorted({p.package for pools in POOLS.values() for p in pools} | {SOUNDFONT[0]}))
 AUDIO_SUFFIXES = {".wav", ".ogg", ".flac"}
 
 SATISFACTION = ["Completely satisfied", "Mostly satisfied", "Somewhat satisfied",
@@ -105,12 +139,25 @@ def check_allowed(packages) -> None:
                                        "transfer must not use it")
 
 
+def _counts_add_up() -> None:
+    for category, pools in POOLS.items():
+        total = sum(p.count for p in pools) + RENDERED.get(category, ({}, 0))[1]
+        assert total == SOUNDS_PER_CATEGORY, (category, total)
+
+
+_counts_add_up()
+
+
 # --- fetching ---------------------------------------------------------------------------------
 
 def fetch_packages(cache: str | Path, packages=PACKAGES) -> dict[str, Path]:
-    """`fetch_debian` for the check's packages, refusing reserved and training ones."""
+    """`fetch_debian` for the check's packages, refusing reserved and training ones; OpenSFX's
+    container unpacked into WAV files."""
     check_allowed(packages)
-    return fetch_debian(cache, packages)
+    roots = fetch_debian(cache, packages)
+    if "openttd-opensfx" in roots:
+        opensfx.unpack(roots["openttd-opensfx"])
+    return roots
 
 
 # --- choosing and preparing the sounds ------------------------------------------------------
@@ -122,39 +169,22 @@ class Sound:
     package: str
     source: str  # the file inside the package, or the sound font
     render: dict = field(default_factory=dict, hash=False, compare=False)  # GM rendering, if any
+    part: str = ""
 
 
 def _label(stem: str) -> str:
-    return "".join(c if c.isalnum() else " " for c in stem).strip().replace("  ", " ")
+    return re.sub(r"\s+", " ", "".join(c if c.isalnum() else " " for c in stem)).strip()
 
 
-def _pool(roots: dict[str, Path], category: str) -> list[Sound]:
-    pool = []
-    for package, folder, leave_out in POOLS.get(category, []):
-        if package not in roots:
-            continue
-        base = roots[package]
-        for path in sorted((base / folder).glob("*")):
-            if path.suffix.lower() in AUDIO_SUFFIXES and path.stem not in leave_out:
-                pool.append(Sound(_label(path.stem), category, package, str(path.relative_to(base))))
-    return pool
-
-
-def _melody(rng: np.random.Generator, low: int, high: int, total: float) -> list[tuple[float, float, int, int]]:
-    """(start, duration, key, velocity): one held note, a few notes, or a repeated note."""
-    kind = rng.choice(["held", "phrase", "repeat"])
-    key = int(rng.integers(low, high))
-    if kind == "held":
-        return [(0.0, float(rng.uniform(1.0, total - 0.6)), key, int(rng.integers(80, 120)))]
-    notes, t = [], 0.0
-    count = int(rng.integers(3, 7))
-    step = float(rng.uniform(0.2, min(0.6, (total - 0.8) / count)))
-    for _ in range(count):
-        if kind == "phrase":
-            key = int(np.clip(key + rng.choice([-5, -3, -2, 2, 3, 4, 5, 7]), low, high))
-        notes.append((t, step * float(rng.uniform(0.6, 0.95)), key, int(rng.integers(70, 120))))
-        t += step
-    return notes
+def pool_files(roots: dict[str, Path], pool: Pool) -> list[Sound]:
+    """The pool's audio files, sorted, without the ones it leaves out."""
+    if pool.package not in roots:
+        return []
+    base = roots[pool.package]
+    return [Sound(_label(path.stem), "", pool.package, str(path.relative_to(base)))
+            for path in sorted((base / pool.folder).glob("*"))
+            if path.suffix.lower() in AUDIO_SUFFIXES and path.stem not in pool.leave_out
+            and (not pool.include or re.search(pool.include, path.stem))]
 
 
 def _rendered(category: str, names: dict[str, int], count: int, seed: int) -> list[Sound]:
@@ -165,19 +195,19 @@ def _rendered(category: str, names: dict[str, int], count: int, seed: int) -> li
         r = rng_for(seed, "packaged", "melody", name)
         low, high = (36, 55) if "bass" in name or name in ("tuba", "bassoon") else (55, 80)
         sounds.append(Sound(f"{name} (GM {names[name]})", category, SOUNDFONT[0], SOUNDFONT[1],
-                            {"program": names[name], "notes": _melody(r, low, high, 3.0), "total": 3.0}))
+                            {"program": names[name], "notes": gm_render.melody(r, low, high, 3.0), "total": 3.0}))
     return sounds
 
 
 def _single_synth(seed: int) -> list[Sound]:
-    """One patch, ten settings: notes, rhythm, a pitch glide and a swell differ."""
+    """One patch, many settings: notes, rhythm, a pitch glide and a swell differ."""
     rng = rng_for(seed, "packaged", "single synth")
     numbers = sorted(rng.choice(np.arange(100, 1000), size=SOUNDS_PER_CATEGORY, replace=False))
     sounds = []
     for number in numbers:
         r = rng_for(seed, "packaged", "single synth", int(number))
         total = float(r.uniform(1.5, 3.5))
-        notes = _melody(r, 45, 84, total)
+        notes = gm_render.melody(r, 45, 84, total)
         bend = (np.linspace(0, r.choice([-2, 2]), int(total * 100)) if r.random() < 0.4 else None)
         swell = (np.clip(np.linspace(r.uniform(0.1, 0.5), 1.0, int(total * 100)), 0, 1)[::int(r.choice([1, -1]))]
                  if r.random() < 0.4 else None)
@@ -188,23 +218,54 @@ def _single_synth(seed: int) -> list[Sound]:
     return sounds
 
 
+def _choose_from_pool(roots, pool: Pool, category: str, seed: int) -> list[Sound]:
+    files = [s for s in pool_files(roots, pool) if _readable(roots[s.package] / s.source)]
+    if len(files) < pool.count:
+        raise ValueError(f"{category}: {pool.package}/{pool.folder} has {len(files)} readable files, "
+                         f"{pool.count} needed")
+    rng = rng_for(seed, "packaged", "choose", category, pool.package, pool.folder)
+    keep = sorted(rng.choice(len(files), pool.count, replace=False))
+    return [dataclasses.replace(files[k], category=category) for k in keep]
+
+
+def assign_parts(groups: list[list[Sound]], category: str, seed: int) -> list[Sound]:
+    """Half of each category's sounds to each part, balanced over its pools: each group in
+    a seeded order, then the parts alternate through the category's groups."""
+    rng = rng_for(seed, "packaged", "parts", category)
+    turn = int(rng.integers(2))
+    out = []
+    for group in groups:
+        for k in rng.permutation(len(group)):
+            out.append(dataclasses.replace(group[k], part=PARTS[turn]))
+            turn = 1 - turn
+    return out
+
+
+def _unique_labels(sounds: list[Sound]) -> list[Sound]:
+    """The same stem in two packages (an 'applause' in each) becomes 'applause (package)',
+    in two folders of one package 'applause (package folder)'."""
+    for extra in (lambda s: s.package, lambda s: f"{s.package} {Path(s.source).parent.name}"):
+        labels = pd.Series([s.label for s in sounds])
+        clash = labels.duplicated(keep=False).to_numpy()
+        sounds = [dataclasses.replace(s, label=f"{s.label.split(' (')[0]} ({extra(s)})") if dup else s
+                  for s, dup in zip(sounds, clash)]
+    return sounds
+
+
 def choose_sounds(roots: dict[str, Path], seed: int) -> list[Sound]:
-    """Ten sounds per category: a seeded choice from the sorted readable files of each
-    category's folders, and seeded General MIDI renderings."""
+    """`SOUNDS_PER_CATEGORY` sounds per category (a seeded choice from each pool's sorted
+    readable files, and seeded GM renderings), each with its part."""
     sounds = []
     for category in CATEGORIES:
         if category == "single synthesizer":
-            sounds += _single_synth(seed)
-            continue
-        pool = [s for s in _pool(roots, category) if _readable(roots[s.package] / s.source)]
-        n = SAMPLED[category]
-        if len(pool) < n:
-            raise ValueError(f"{category}: only {len(pool)} readable files in the packages, {n} needed")
-        keep = sorted(rng_for(seed, "packaged", "choose", category).choice(len(pool), n, replace=False))
-        sounds += [pool[k] for k in keep]
-        rest = SOUNDS_PER_CATEGORY - n
-        if rest:
-            sounds += _rendered(category, GM_ACOUSTIC if category == CATEGORIES[0] else GM_SYNTH, rest, seed)
+            groups = [_single_synth(seed)]
+        else:
+            groups = [_choose_from_pool(roots, pool, category, seed) for pool in POOLS[category]]
+            if category in RENDERED:
+                names, count = RENDERED[category]
+                groups.append(_rendered(category, names, count, seed))
+        sounds += assign_parts(groups, category, seed)
+    sounds = _unique_labels(sounds)
     labels = [s.label for s in sounds]
     if len(set(labels)) != len(labels):
         raise ValueError(f"duplicate labels among the chosen sounds: {labels}")
@@ -217,54 +278,6 @@ def _readable(path: Path) -> bool:
     except Exception:  # noqa: BLE001 - a malformed file in a package is left out
         return False
     return samples.size > 0 and not audio.is_silent(samples, -60.0)
-
-
-def render_gm(font: Path, spec: dict, rate: int = RATE) -> np.ndarray:
-    """Render notes on a GM program of `font` (SF2 or SF3) with tinysoundfont."""
-    synth = _font_synth(str(font), rate)
-    sfid = 0
-    synth.program_select(0, sfid, 0, spec["program"])
-    synth.pitchbend_range(0, 2)
-    step = rate // 100
-    total = spec["total"] + 0.5
-    events = sorted([(s, 1, k, v) for s, d, k, v in spec["notes"]] + [(s + d, 0, k, v) for s, d, k, v in spec["notes"]],
-                    key=lambda e: (e[0], e[1]))
-    out, cursor = [], 0
-    bend, expression = spec.get("bend"), spec.get("expression")
-    for b in range(int(np.ceil(total * rate / step))):
-        now = b * step / rate
-        while cursor < len(events) and events[cursor][0] <= now:
-            _, on, key, velocity = events[cursor]
-            synth.noteon(0, key, velocity) if on else synth.noteoff(0, key)
-            cursor += 1
-        if bend is not None:
-            synth.pitchbend(0, int(np.clip(8192 + bend[min(b, len(bend) - 1)] / 2 * 8191, 0, 16383)))
-        if expression is not None:
-            synth.control_change(0, 11, int(np.clip(expression[min(b, len(expression) - 1)] * 127, 0, 127)))
-        out.append(np.frombuffer(synth.generate(step), dtype=np.float32).reshape(-1, 2).mean(axis=1))
-    synth.pitchbend(0, 8192)
-    synth.control_change(0, 11, 127)
-    synth.notes_off()
-    synth.sounds_off()
-    synth.generate(step * 20)  # flush voices so the next rendering starts clean
-    return np.concatenate(out).astype(np.float64)
-
-
-_SYNTHS: dict = {}
-
-
-def _font_synth(font: str, rate: int):
-    try:
-        import tinysoundfont
-    except ImportError as error:
-        raise ImportError("tinysoundfont is needed to render the sound font: "
-                          "pip install --no-deps tinysoundfont==0.3.7 (make setup does this)") from error
-
-    if (font, rate) not in _SYNTHS:
-        synth = tinysoundfont.Synth(samplerate=rate)
-        synth.sfload(font)
-        _SYNTHS[(font, rate)] = synth
-    return _SYNTHS[(font, rate)]
 
 
 def prepare(samples: np.ndarray, rate: int, max_seconds: float = MAX_SECONDS) -> np.ndarray:
@@ -312,7 +325,7 @@ def lead_in_seconds(label: str, seed: int) -> float:
 def load_sound(sound: Sound, roots: dict[str, Path]) -> np.ndarray:
     path = roots[sound.package] / sound.source
     if sound.render:
-        return prepare(render_gm(path, sound.render), RATE)
+        return prepare(gm_render.render(path, sound.render), RATE)
     samples, rate = audio.load(path)  # mono, the file's own rate
     return prepare(samples, rate)
 
@@ -323,9 +336,12 @@ def filename_for(label: str) -> str:
     return "".join(c for c in label.replace(" ", "_") if c.isalnum() or c in "_-") + ".wav"
 
 
-def plan(sounds: list[Sound], seed: int, per_sound: int = IMITATIONS_PER_SOUND) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """VocalSketch's two tables: every sound, one included imitation from each participant."""
-    participants = [random_id(rng_for(seed, "packaged", "participant", p)) for p in range(per_sound)]
+def plan(sounds: list[Sound], seed: int, processes=tuple(imitation_processes.PROCESSES),
+         per_process: int = IMITATIONS_PER_PROCESS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """VocalSketch's two tables (all imitations included), and per imitation its process,
+    performer and part (the `imitations.csv` columns, beside VocalSketch's)."""
+    ids = {(p, k): random_id(rng_for(seed, "packaged", "participant", p, k))
+           for p in processes for k in range(PERFORMERS_PER_PROCESS)}
     sound_rows, imitation_rows = [], []
     for sound in sounds:
         rng = rng_for(seed, "packaged", "ids", sound.label)
@@ -333,56 +349,75 @@ def plan(sounds: list[Sound], seed: int, per_sound: int = IMITATIONS_PER_SOUND) 
         filename = filename_for(sound.label)
         sound_rows.append(dict(id=sound_id, filename=filename, sound_label=sound.label,
                                sound_label_id=label_id, audio_concept_subset=sound.category))
-        for p in range(per_sound):
-            imitation_id = random_id(rng)
-            imitation_rows.append(dict(
-                id=imitation_id, filename=f"{sound.label} - {imitation_id}.wav", stimulus_type="sound recording",
-                included=True, draft=False, training=False, participant_id=participants[p],
-                satisfaction=SATISFACTION[int(rng.integers(len(SATISFACTION)))], sound_label=sound.label,
-                sound_label_id=np.nan, sound_recording=filename, sound_recording_id=sound_id,
-                audio_concept_subset=sound.category, participants_sound_recording_description=np.nan,
-                participants_sound_recording_description_confidence=CONFIDENCE[int(rng.integers(len(CONFIDENCE)))],
-                description_match=np.nan, participant=p))
+        for process in processes:
+            who = rng_for(seed, "packaged", "performers", process, sound.label).choice(
+                PERFORMERS_PER_PROCESS, per_process, replace=False)
+            for performer in sorted(int(k) for k in who):
+                imitation_id = random_id(rng)
+                imitation_rows.append(dict(
+                    id=imitation_id, filename=f"{sound.label} - {imitation_id}.wav", stimulus_type="sound recording",
+                    included=True, draft=False, training=False, participant_id=ids[(process, performer)],
+                    satisfaction=SATISFACTION[int(rng.integers(len(SATISFACTION)))], sound_label=sound.label,
+                    sound_label_id=np.nan, sound_recording=filename, sound_recording_id=sound_id,
+                    audio_concept_subset=sound.category, participants_sound_recording_description=np.nan,
+                    participants_sound_recording_description_confidence=CONFIDENCE[int(rng.integers(len(CONFIDENCE)))],
+                    description_match=np.nan, process=process, performer=performer, part=sound.part))
     return pd.DataFrame(sound_rows, columns=SOUND_COLUMNS), pd.DataFrame(imitation_rows)
 
 
+def _versions(marker: Path) -> dict[str, int]:
+    """The process versions a set was written with (none recorded: every process is stale)."""
+    if not marker.exists():
+        return {}
+    content = json.loads(marker.read_text())
+    return content.get("versions", {}) if isinstance(content, dict) else {}
+
+
 def write_set(dest: str | Path, sounds: list[Sound], references: dict[str, np.ndarray], seed: int,
-              provenance: dict[str, dict] | None = None, per_sound: int = IMITATIONS_PER_SOUND) -> dict:
-    """Write references (44.1 kHz arrays by label) and their imitations under `dest`."""
+              provenance: dict[str, dict] | None = None, processes=tuple(imitation_processes.PROCESSES),
+              per_process: int = IMITATIONS_PER_PROCESS) -> dict:
+    """Write references (44.1 kHz arrays by label) and their imitations under `dest`. Files
+    written before are kept unless the process that wrote them has changed since."""
     dest = Path(dest)
-    sound_table, imitation_table = plan(sounds, seed, per_sound)
-    people = imitators.participants(rng_for(seed, "packaged", "participants"), per_sound)
-    marker = dest / "participants.json"
-    stale = marker.exists() and _imitator_version(marker) != imitators.VERSION
+    sound_table, imitation_table = plan(sounds, seed, processes, per_process)
+    makers = {name: imitation_processes.process(name) for name in processes}
+    performers = {name: p.performers(rng_for(seed, "packaged", "performers", name), PERFORMERS_PER_PROCESS)
+                  for name, p in makers.items()}
+    marker = dest / "processes.json"
+    before = _versions(marker)
+    stale = {name for name, p in makers.items() if before.get(name) != p.version()}
     for sound, row in zip(sounds, sound_table.itertuples()):
         reference = references[sound.label]
         write_wav(dest / "sound_recordings" / row.filename, reference, RATE)
-        todo = [im for im in imitation_table[imitation_table.sound_label == sound.label].itertuples(index=False)
-                if stale or not (dest / "vocal_imitations" / "included" / im.filename).exists()]
-        if not todo:  # files that exist are kept, unless an older imitator wrote them
-            continue
-        sketch = imitators.analyse(audio.resample(reference, RATE, imitators.RATE), imitators.RATE)
+        mine = imitation_table[imitation_table.sound_label == sound.label]
+        todo = [im for im in mine.itertuples(index=False)
+                if im.process in stale or not (dest / "vocal_imitations" / "included" / im.filename).exists()]
+        analyses = {}
         for im in todo:
-            path = dest / "vocal_imitations" / "included" / im.filename
-            voice = imitators.imitate(sketch, people[im.participant], rng_for(seed, "packaged", "imitation", im.id))
-            write_wav(path, voice, imitators.RATE)
+            maker = makers[im.process]
+            if im.process not in analyses:
+                analyses[im.process] = maker.analyse(audio.resample(reference, RATE, imitation_processes.RATE))
+            voice = maker.imitate(analyses[im.process], performers[im.process][im.performer],
+                                  rng_for(seed, "packaged", "imitation", im.id))
+            write_wav(dest / "vocal_imitations" / "included" / im.filename, voice, imitation_processes.RATE)
     sound_table.to_csv(dest / "sound_recordings.csv", index=False)
     imitation_table[IMITATION_COLUMNS].to_csv(dest / "vocal_imitations.csv", index=False)
-    rows = [{"filename": filename_for(s.label), "sound_label": s.label, "category": s.category,
+    imitation_table[["filename", "process", "performer", "part", "sound_label"]].to_csv(
+        dest / "imitations.csv", index=False)
+    rows = [{"filename": filename_for(s.label), "sound_label": s.label, "category": s.category, "part": s.part,
              "package": s.package, "source": s.source,
              "rendering": json.dumps({k: v for k, v in s.render.items() if k in ("program", "notes", "total")})
              if s.render else "", **(provenance or {}).get(s.label, {})} for s in sounds]
     pd.DataFrame(rows).to_csv(dest / "provenance.csv", index=False)
-    marker.write_text(json.dumps({"imitator_version": imitators.VERSION,
-                                  "participants": [p.describe() for p in people]}, indent=1))
+    marker.write_text(json.dumps({
+        "versions": {name: p.version() for name, p in makers.items()},
+        "in_distribution": [name for name, p in makers.items() if p.in_distribution],
+        "performers": {name: [makers[name].describe(w) for w in who] for name, who in performers.items()}},
+        indent=1, default=str))
     return {"sounds": len(sound_table), "imitations": len(imitation_table),
-            "per_category": sound_table.audio_concept_subset.value_counts().to_dict()}
-
-
-def _imitator_version(marker: Path) -> int:
-    """The imitator version a set was written with (1: before versions were recorded)."""
-    content = json.loads(marker.read_text())
-    return int(content.get("imitator_version", 1)) if isinstance(content, dict) else 1
+            "per_category": sound_table.audio_concept_subset.value_counts().to_dict(),
+            "per_part": imitation_table.part.value_counts().to_dict(),
+            "per_process": imitation_table.process.value_counts().to_dict()}
 
 
 def write(dest: str | Path, cache: str | Path, seed: int = 0) -> dict:
@@ -391,8 +426,14 @@ def write(dest: str | Path, cache: str | Path, seed: int = 0) -> dict:
     sounds = choose_sounds(roots, seed)
     references = {s.label: lead_in(load_sound(s, roots), lead_in_seconds(s.label, seed)) for s in sounds}
     versions = {p: package_version(Path(cache), p) for p in PACKAGES}
-    provenance = {s.label: {"deb": versions[s.package]} for s in sounds}
+    provenance = {s.label: {"deb": versions[s.package], **_licence(roots, s)} for s in sounds}
     return write_set(dest, sounds, references, seed, provenance)
+
+
+def _licence(roots: dict[str, Path], sound: Sound) -> dict:
+    """OpenSFX names each sound's author and licence beside it."""
+    note = (roots[sound.package] / sound.source).with_suffix(".txt")
+    return {"credit": note.read_text().strip()} if sound.package == "openttd-opensfx" and note.exists() else {}
 
 
 def stats(dest: str | Path) -> pd.DataFrame:
@@ -438,7 +479,7 @@ def main(argv=None) -> int:
             print("silent files:", ", ".join(table.file[table.silent]), file=sys.stderr)
             return 1
         return 0
-    except (PackageToolError, ReservedPackageError) as error:
+    except (PackageToolError, ReservedPackageError, opensfx.OpenSfxError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -1,16 +1,20 @@
-"""The development check of transfer (issue 17): MRR per category on real recordings from
-packaged libraries with imitations by another process (`datasets/packaged.py`), for
-chance, the CQT-summary cosine baseline and every IMINET model a run saved.
+"""The development check of transfer: MRR per category on real recordings from packaged
+libraries, imitated by several independent processes (`datasets/packaged.py`), for chance,
+the CQT-summary cosine baseline and every IMINET model a run saved.
 
-Each imitation ranks the sounds of its own category (10 here), as Table I does on
-VocalSketch's test half; the set is read by the VocalSketch loader, the spectrograms by
-IMINET's CQT front-end (`spectra`), the models scored by `scoring.retrieval_scores`.
+Each imitation ranks the sounds of its category in its part (15 a category in each of the
+tuning and confirmation parts; 10 in a set written before the parts existed), as Table I
+ranks VocalSketch's test half. Every cell is an MRR with a bootstrap 95 % interval over
+imitations, beside chance, the baseline, and the system's paired difference from the
+baseline; per imitation process, and pooled over the processes independent of the
+embedded data (the in-distribution `voice` apart).
 
     python -m vocalsearch_tf.experiments.transfer_check --data data/transfer_check \\
         --models results/quick/synthetic/seed0 [--model [NAME=]extra.keras ...] [--out DIR]
 
 `--model` may be given several times (with or without `--models`): every model is scored
-on the same spectrograms and printed as one markdown table.
+on the same spectrograms. The application's search models are measured on the same set by
+`python -m vocalsearch_tf.search.choose_default` (which also chooses the search default).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,28 +30,22 @@ import pandas as pd
 
 from vocalsearch_tf.config import IMINET_CQT
 from vocalsearch_tf.datasets.vocalsketch import CATEGORY_CODES, load_vocalsketch
-from vocalsearch_tf.evaluation import baselines, metrics, scoring
+from vocalsearch_tf.evaluation import baselines, intervals, metrics, scoring
 from vocalsearch_tf.signal import audio, spectra
 
 SCHEMES = ("tied", "untied", "partial")
+PARTS = ("tuning", "confirmation")
+REPORT_PART = "confirmation"  # chosen on the tuning part, reported on this one
+BASELINE = "CQT-summary baseline"
 # Measurements kept in the repository (`make transfer-check`'s JSON with a "what" line):
 # before.json (the embedded data and training before issue 17) and after.json.
 RECORDS = Path(__file__).resolve().parents[2] / "reference" / "transfer_check"
 
 
-def chance(sounds: pd.DataFrame, imitations: pd.DataFrame) -> dict[str, float]:
+def chance(sounds: pd.DataFrame, imitations: pd.DataFrame | None = None) -> dict[str, float]:
     """Expected MRR of a random ranking, per category: mean of 1/k over its candidates."""
     return {CATEGORY_CODES[c]: metrics.chance_mrr(int((sounds.category == c).sum()))
             for c in scoring.categories_in(sounds)}
-
-
-def baseline_scores(sounds: pd.DataFrame, imitations: pd.DataFrame) -> dict[str, scoring.CategoryScores]:
-    """The CQT-summary cosine baseline, as notebook 00 runs it (clips at 16 kHz, 4 s)."""
-    n = IMINET_CQT.clip_samples
-    sound_features = baselines.cqt_summary(np.stack([audio.load_clip(p, 16_000, n) for p in sounds.path]))
-    query_features = baselines.cqt_summary(np.stack([audio.load_clip(p, 16_000, n) for p in imitations.path]))
-    return scoring.per_category(sounds, imitations, lambda members, asking: baselines.summary_scores(
-        query_features[asking], sound_features[members]))
 
 
 def find_models(results: Path | None) -> dict[str, Path]:
@@ -73,34 +72,181 @@ def model_label(spec: str, taken) -> tuple[str, Path]:
     return str(path), path
 
 
-def evaluate(data: str | Path, models: dict[str, Path], cache_dir: Path | None = None) -> dict:
-    """MRR per category code for chance, the baseline and each model; counts and files."""
-    import keras
+@dataclass
+class CheckSet:
+    """The check's tables: sounds with their part, imitations with their part and process."""
 
-    data = load_vocalsketch(data)
-    sounds, imitations = data.sounds, data.imitations
+    root: Path
+    sounds: pd.DataFrame
+    imitations: pd.DataFrame
+    in_distribution: tuple[str, ...]
+
+    @property
+    def parts(self) -> list[str]:
+        return [p for p in (*PARTS, "all") if p in set(self.sounds.part)]
+
+    @property
+    def processes(self) -> list[str]:
+        return sorted(set(self.imitations.process))
+
+    @property
+    def independent(self) -> list[str]:
+        return [p for p in self.processes if p not in self.in_distribution]
+
+
+def load_check(root: str | Path) -> CheckSet:
+    """The set through the VocalSketch loader, with `provenance.csv`'s parts and
+    `imitations.csv`'s processes (a set written before them: one part 'all', one process
+    'espeak')."""
+    data = load_vocalsketch(root)
     if data.report.skipped:
         raise ValueError(f"the check set has unreadable files: {data.report}")
-    systems = {"chance": chance(sounds, imitations),
-               "CQT-summary baseline": scoring.mrr_by_category(baseline_scores(sounds, imitations))}
+    root = Path(data.root)
+    sounds, imitations = data.sounds.copy(), data.imitations.copy()
+    sounds["part"], imitations["part"], imitations["process"] = "all", "all", "espeak"
+    if (root / "provenance.csv").exists() and (root / "imitations.csv").exists():
+        parts = pd.read_csv(root / "provenance.csv").set_index("filename")["part"]
+        sounds["part"] = [parts[Path(p).name] for p in sounds.path]
+        side = pd.read_csv(root / "imitations.csv").set_index("filename")
+        imitations["part"] = [side.at[Path(p).name, "part"] for p in imitations.path]
+        imitations["process"] = [side.at[Path(p).name, "process"] for p in imitations.path]
+    marker = root / "processes.json"
+    in_distribution = tuple(json.loads(marker.read_text()).get("in_distribution", [])) if marker.exists() else ()
+    return CheckSet(root, sounds.reset_index(drop=True), imitations.reset_index(drop=True), in_distribution)
+
+
+def part_scores(check: CheckSet, score) -> dict[str, dict[str, scoring.CategoryScores]]:
+    """Per part, per category code: `score(sound_rows, imitation_rows)` -> (imitations,
+    sounds) scores within the part's category. Rows are the tables' index labels: positions
+    in the whole set, also when `check` holds some of its imitations only."""
+    result = {}
+    for part in check.parts:
+        sound_rows = check.sounds.index.to_numpy()[(check.sounds.part == part).to_numpy()]
+        query_rows = check.imitations.index.to_numpy()[(check.imitations.part == part).to_numpy()]
+        result[part] = scoring.per_category(
+            check.sounds.loc[sound_rows].reset_index(drop=True), check.imitations.loc[query_rows].reset_index(drop=True),
+            lambda members, asking: score(sound_rows[members], query_rows[asking]))
+    return result
+
+
+def reciprocal_ranks(check: CheckSet, scores: dict[str, dict[str, scoring.CategoryScores]]) -> pd.DataFrame:
+    """One row per imitation: part, category code, process, reciprocal rank (ties pessimistic)."""
+    process = dict(zip(check.imitations.imitation_id, check.imitations.process))
+    rows = []
+    for part, by_code in scores.items():
+        for code, cell in by_code.items():
+            ranks = metrics.target_ranks(cell.scores, cell.targets)
+            rows += [{"imitation_id": q, "part": part, "code": code, "process": process[q], "rr": 1.0 / r}
+                     for q, r in zip(cell.query_ids, ranks)]
+    return pd.DataFrame(rows).sort_values(["part", "code", "imitation_id"], kind="stable").reset_index(drop=True)
+
+
+def subsets(check: CheckSet) -> dict[str, list[str]]:
+    """'pooled' (the independent processes), then each process on its own."""
+    return {"pooled": check.independent, **{p: [p] for p in check.processes}}
+
+
+def summarise(check: CheckSet, ranks: dict[str, pd.DataFrame], baseline: str = BASELINE) -> dict:
+    """Per system, part, subset and category: MRR with its bootstrap interval, and the
+    paired difference from the baseline on the same imitations."""
+    base = ranks[baseline]
+    out = {}
+    for name, frame in ranks.items():
+        if not frame[["imitation_id", "part"]].equals(base[["imitation_id", "part"]]):
+            raise ValueError(f"{name} was scored on other imitations than the baseline")
+        cells = {}
+        for part in check.parts:
+            for subset, processes in subsets(check).items():
+                for code in CATEGORY_CODES.values():
+                    pick = ((frame.part == part) & (frame.code == code) & frame.process.isin(processes)).to_numpy()
+                    if not pick.any():
+                        continue
+                    cell = intervals.mean_interval(frame.rr[pick])
+                    if name != baseline:
+                        cell["minus_baseline"] = intervals.paired_difference(frame.rr[pick], base.rr[pick])
+                    cells.setdefault(part, {}).setdefault(subset, {})[code] = cell
+        out[name] = cells
+    return out
+
+
+def chance_by_part(check: CheckSet) -> dict[str, dict[str, float]]:
+    return {part: chance(check.sounds[check.sounds.part == part], None) for part in check.parts}
+
+
+def counts(check: CheckSet) -> dict:
+    return {part: {CATEGORY_CODES[c]: {
+        "sounds": int(((check.sounds.part == part) & (check.sounds.category == c)).sum()),
+        **{p: int(((check.imitations.part == part) & (check.imitations.category == c)
+                   & (check.imitations.process == p)).sum()) for p in check.processes}}
+        for c in scoring.categories_in(check.sounds)} for part in check.parts}
+
+
+def baseline_scores(check: CheckSet):
+    """The CQT-summary cosine baseline, as notebook 00 runs it (clips at 16 kHz, 4 s)."""
+    n = IMINET_CQT.clip_samples
+    sound_features = baselines.cqt_summary(np.stack([audio.load_clip(p, 16_000, n) for p in check.sounds.path]))
+    query_features = baselines.cqt_summary(np.stack([audio.load_clip(p, 16_000, n) for p in check.imitations.path]))
+    return lambda sound_rows, query_rows: baselines.summary_scores(query_features[query_rows],
+                                                                    sound_features[sound_rows])
+
+
+def evaluate(data: str | Path, models: dict[str, Path], cache_dir: Path | None = None) -> dict:
+    """Chance, the baseline and each IMINET model on the check: the summary with intervals,
+    and (the v1 view) confirmation-part MRR pooled over the independent processes."""
+    check = load_check(data)
+    scores = {BASELINE: part_scores(check, baseline_scores(check))}
     ties = {}
     if models:
+        import keras
+
+        from vocalsearch_tf.evaluation.retrieval import Retriever
         from vocalsearch_tf.signal.features import ConstantQ
 
         front_end = ConstantQ(IMINET_CQT)
-        sound_specs = spectra.spectrograms(sounds.path, front_end, cache_dir, description="sounds")
-        query_specs = spectra.spectrograms(imitations.path, front_end, cache_dir, description="imitations")
+        sound_specs = spectra.spectrograms(check.sounds.path, front_end, cache_dir, description="sounds")
+        query_specs = spectra.spectrograms(check.imitations.path, front_end, cache_dir, description="imitations")
         for name, path in models.items():
-            model = keras.models.load_model(path, compile=False)
-            scores = scoring.retrieval_scores(model, sounds, imitations, sound_specs, query_specs)
-            systems[name] = scoring.mrr_by_category(scores)
-            ties[name] = scoring.tied_targets_by_category(scores)
+            retriever = Retriever(keras.models.load_model(path, compile=False))
+            scores[name] = part_scores(check, lambda s, q: retriever.index(sound_specs[s]).log_likelihoods(
+                query_specs[q]))
+            ties[name] = {part: scoring.tied_targets_by_category(cells) for part, cells in scores[name].items()}
             keras.backend.clear_session()
-    counts = {CATEGORY_CODES[c]: {"sounds": int((sounds.category == c).sum()),
-                                  "imitations": int((imitations.category == c).sum())}
-              for c in scoring.categories_in(sounds)}
-    return {"data": str(data.root), "counts": counts, "mrr": systems, "tied_targets": ties,
-            "models": {k: str(v) for k, v in models.items()}}
+    return result_of(check, scores, ties, {k: str(v) for k, v in models.items()})
+
+
+def result_of(check: CheckSet, scores: dict, ties: dict | None = None, models: dict | None = None) -> dict:
+    ranks = {name: reciprocal_ranks(check, s) for name, s in scores.items()}
+    summary = summarise(check, ranks)
+    headline = REPORT_PART if REPORT_PART in check.parts else check.parts[0]
+    return {"version": 2, "data": str(check.root), "counts": counts(check),
+            "processes": {p: {"in_distribution": p in check.in_distribution} for p in check.processes},
+            "chance": chance_by_part(check), "summary": summary, "tied_targets": ties or {},
+            "models": models or {}, "report_part": headline,
+            "mrr": {"chance": chance_by_part(check)[headline],
+                    **{name: {c: v["mean"] for c, v in cells[headline]["pooled"].items()}
+                       for name, cells in summary.items()}}}
+
+
+def cell_text(cell: dict) -> str:
+    return f"{cell['mean']:.3f} [{cell['low']:.3f}, {cell['high']:.3f}]"
+
+
+def interval_table(result: dict, part: str | None = None, subset: str = "pooled") -> pd.DataFrame:
+    """Systems by category for one part and subset: 'MRR [95 % interval]', chance first,
+    and per system its difference from the baseline ('+.05 [.01, .09]')."""
+    part = part or result.get("report_part", "confirmation")
+    rows = {"chance": {c: f"{v:.3f}" for c, v in result["chance"][part].items()}}
+    names = sorted(result["summary"], key=lambda name: name != BASELINE)  # the baseline first, then as scored
+    for name in names:
+        cell = result["summary"][name].get(part, {}).get(subset)
+        if not cell:
+            continue
+        rows[name] = {c: cell_text(v) for c, v in cell.items()}
+        if "minus_baseline" in next(iter(cell.values())):
+            d = {c: v["minus_baseline"] for c, v in cell.items()}
+            rows[f"{name} − baseline"] = {c: f"{x['difference']:+.3f} [{x['low']:+.3f}, {x['high']:+.3f}] "
+                                             f"{intervals.verdict(x)}" for c, x in d.items()}
+    return pd.DataFrame(rows).T
 
 
 def table(result: dict) -> pd.DataFrame:
@@ -133,6 +279,8 @@ def overview(records: dict[str, dict], scheme: str = "tied") -> pd.DataFrame:
     many categories that mean beats the baseline."""
     rows = {}
     for name, result in records.items():
+        if f"iminet {scheme} run 0" not in result["mrr"]:
+            continue  # a record of other systems (interval_table shows it)
         frame = table(result)
         mean_row = next((k for k in frame.index if k.startswith(f"iminet {scheme} (mean")), f"iminet {scheme} run 0")
         for label, row in (("chance", "chance"), ("CQT-summary baseline", "CQT-summary baseline"),
@@ -146,6 +294,24 @@ def overview(records: dict[str, dict], scheme: str = "tied") -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def report(result: dict) -> str:
+    """The markdown report: the confirmation part pooled first, then each process, then the
+    tuning part (where choices are made)."""
+    headline = result["report_part"]
+    lines = [f"Development check of transfer ({result['data']}): MRR per category with bootstrap 95 % "
+             "intervals over imitations; each imitation ranks the sounds of its category in its part.", ""]
+    for part in [headline] + [p for p in result["chance"] if p != headline]:
+        independent = [p for p, v in result["processes"].items() if not v["in_distribution"]]
+        subsets = ["pooled"] + list(result["processes"])
+        for subset in subsets:
+            what = (f"pooled over the independent processes ({', '.join(independent)})" if subset == "pooled"
+                    else f"process {subset}" + (" (in distribution: the embedded data's imitator)"
+                                                if result["processes"][subset]["in_distribution"] else ""))
+            frame = interval_table(result, part, subset)
+            lines += [f"### {part} part, {what}", "", frame.to_markdown(), ""]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.experiments.transfer_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/transfer_check", help="the check set (VocalSketch layout)")
@@ -154,6 +320,7 @@ def main(argv=None) -> int:
                         help="another .keras pair model, repeatable: each is a row of the one table")
     parser.add_argument("--out", default=None, help="where to write transfer_check.{json,md} (default: --models or --data)")
     parser.add_argument("--cache", default=None, help="spectrogram cache folder")
+    parser.add_argument("--what", default=None, help="a line saying what was measured, kept in the JSON")
     args = parser.parse_args(argv)
     models = find_models(Path(args.models) if args.models else None)
     for spec in args.model:
@@ -162,15 +329,14 @@ def main(argv=None) -> int:
     if args.models and not models:
         print(f"no IMINET models under {args.models}/iminet/<scheme>/: chance and the baseline only", file=sys.stderr)
     result = evaluate(args.data, models, Path(args.cache) if args.cache else None)
+    if args.what:
+        result["what"] = args.what
     result["beats_baseline_in_categories"] = beats_baseline(result)
-    frame = table(result)
     out = Path(args.out or args.models or args.data)
     out.mkdir(parents=True, exist_ok=True)
     (out / "transfer_check.json").write_text(json.dumps(result, indent=1))
-    counts = ", ".join(f"{c} {v['sounds']} sounds / {v['imitations']} imitations" for c, v in result["counts"].items())
-    text = (f"Development check of transfer ({result['data']}): MRR, each imitation ranking the "
-            f"sounds of its category ({counts}).\n\n" + frame.round(3).to_markdown() + "\n")
-    (out / "transfer_check.md").write_text(text)
+    text = report(result)
+    (out / "transfer_check.md").write_text(text + "\n")
     print(text)
     print(f"written: {out / 'transfer_check.json'}, {out / 'transfer_check.md'}")
     return 0

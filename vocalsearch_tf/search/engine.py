@@ -122,6 +122,18 @@ def _aligned(indexes: list[Index]) -> list[np.ndarray]:
     return [np.array([{p: i for i, p in enumerate(ix.paths)}[p] for p in order], np.int64) for ix in indexes]
 
 
+def component_scores(samples: np.ndarray, rate: int, scorer: Scorer,
+                     indexes: list[Index]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per component of `scorer`: its best window's score per indexed file, and its score per window."""
+    best_per_file, best_windows = [], []
+    for component, index in zip(scorer.components, indexes):
+        clip = audio.fix_length(audio.resample(samples, rate, component.imitation_rate), component.imitation_samples)
+        windows = component.window_scores(component.query_vector(clip), index.vectors)
+        best_windows.append(windows)
+        best_per_file.append(index.best_per_file(windows))
+    return best_per_file, best_windows
+
+
 def search(imitation: str | Path, library: LibraryIndex, scorer: Scorer, top: int = 10,
            limits: QueryLimits = QUERY_LIMITS, indexes: list[Index] | None = None) -> SearchResult:
     """The `top` library sounds for an imitation, best first."""
@@ -130,12 +142,7 @@ def search(imitation: str | Path, library: LibraryIndex, scorer: Scorer, top: in
     indexes = indexes or open_indexes(library, scorer)
     start = time.perf_counter()
     samples, rate = load_imitation(imitation, limits)
-    best_per_file, best_windows = [], []
-    for component, index in zip(scorer.components, indexes):
-        clip = audio.fix_length(audio.resample(samples, rate, component.imitation_rate), component.imitation_samples)
-        windows = component.window_scores(component.query_vector(clip), index.vectors)
-        best_windows.append(windows)
-        best_per_file.append(index.best_per_file(windows))
+    best_per_file, best_windows = component_scores(samples, rate, scorer, indexes)
     rows = _aligned(indexes)
     fused = scorer.combine([b[r] for b, r in zip(best_per_file, rows)])
     per_component = [c.likelihoods(b) for c, b in zip(scorer.components, best_per_file)]

@@ -1,0 +1,189 @@
+"""The development check of transfer, version 2: sounds from eight packages in their real
+folder layouts, split once by sound; MRR with bootstrap intervals per process and pooled;
+the search default chosen on the tuning part only."""
+
+from __future__ import annotations
+
+import collections
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from vocalsearch_tf.datasets import opensfx, packaged
+from vocalsearch_tf.evaluation import intervals
+from vocalsearch_tf.experiments import transfer_check
+from vocalsearch_tf.search import choose_default
+
+CODES = ("AI", "CS", "ED", "SS")
+
+
+def fake_packages(root, files_per_pool=None):
+    """Every pool's folder with short decaying noises named as in the real packages."""
+    rng = np.random.default_rng(0)
+    roots = {}
+    for category, pools in packaged.POOLS.items():
+        for pool in pools:
+            base = root / pool.package
+            roots[pool.package] = base
+            folder = base / pool.folder
+            folder.mkdir(parents=True, exist_ok=True)
+            stems = [f"{pool.folder.rsplit('/', 1)[-1]}_{k:02d}" for k in range(pool.count + 3)]
+            stems += list(pool.leave_out)
+            if pool.include:  # files the pattern keeps, and one it does not
+                stems = [f"{s}-Med" for s in stems[:pool.count + 2]] + ["Kick-Soft"]
+            for stem in stems:
+                x = rng.normal(0, 0.3, 4000) * np.exp(-np.arange(4000) / 800)
+                sf.write(folder / f"{stem}.wav", x, 22_050)
+    roots[packaged.SOUNDFONT[0]] = root / packaged.SOUNDFONT[0]
+    return roots
+
+
+def test_thirty_sounds_a_category_from_eight_packages_split_once_by_sound(tmp_path):
+    roots = fake_packages(tmp_path)
+    sounds = packaged.choose_sounds(roots, seed=0)
+    per = collections.Counter((s.category, s.part) for s in sounds)
+    assert per == {(c, p): 15 for c in packaged.CATEGORIES for p in packaged.PARTS}
+    packages = {s.package for s in sounds}
+    assert len(packages) >= 6 and packages == set(packaged.PACKAGES)
+    assert not packages & (packaged.RESERVED_PACKAGES | packaged.TRAINING_PACKAGES)
+    left_out = {stem for pools in packaged.POOLS.values() for pool in pools for stem in pool.leave_out}
+    assert not [s for s in sounds if s.source.rsplit("/", 1)[-1].rsplit(".", 1)[0] in left_out]
+    assert not [s for s in sounds if "Kick-Soft" in s.source]  # the GM kit's pattern keeps one velocity
+    # each pool's sounds are shared between the parts (within one), so both parts hold every source
+    by_pool = collections.defaultdict(collections.Counter)
+    for s in sounds:
+        by_pool[(s.category, s.package, s.source.rsplit("/", 1)[0])][s.part] += 1
+    assert all(abs(c["tuning"] - c["confirmation"]) <= 1 for c in by_pool.values()), by_pool
+    again = packaged.choose_sounds(roots, seed=0)
+    assert [(s.label, s.part) for s in again] == [(s.label, s.part) for s in sounds]
+    other = packaged.choose_sounds(roots, seed=1)
+    assert [(s.label, s.part) for s in other] != [(s.label, s.part) for s in sounds]
+
+
+def test_the_same_stem_in_two_packages_gets_two_labels():
+    sounds = [packaged.Sound("applause", "everyday sounds", "frozen-bubble-data", "a.ogg"),
+              packaged.Sound("applause", "everyday sounds", "openttd-opensfx", "b.wav"),
+              packaged.Sound("ting", "everyday sounds", "pingus-data", "c.wav")]
+    labels = [s.label for s in packaged._unique_labels(sounds)]
+    assert labels == ["applause (frozen-bubble-data)", "applause (openttd-opensfx)", "ting"]
+
+
+def cat_file(path, sounds):
+    """A container in OpenTTD's layout: (offset, size) pairs, then length-prefixed descriptions and WAVs."""
+    import io
+
+    blobs = []
+    for description, samples in sounds:
+        buffer = io.BytesIO()
+        sf.write(buffer, samples, 11_025, format="WAV", subtype="PCM_16")
+        name = description.encode() + b"\0"
+        blobs.append((bytes([len(name)]) + name, buffer.getvalue()))
+    table, body, offset = b"", b"", 8 * len(blobs)
+    for head, wav in blobs:
+        table += struct.pack("<II", offset | (0x80000000 if not table else 0), len(wav))
+        body += head + wav
+        offset += len(head) + len(wav)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(table + body)
+
+
+def test_opensfx_container_unpacks_into_named_wavs_with_their_credits(tmp_path):
+    tone = 0.3 * np.sin(np.arange(4000) / 5.0)
+    cat_file(tmp_path / opensfx.CAT, [('"Ship horn". Original by Someone. License: CC0.', tone),
+                                     ('"Cow". By Another. License: CC BY 3.0.', tone[:2000])])
+    out = opensfx.unpack(tmp_path)
+    assert sorted(p.name for p in out.glob("*.wav")) == ["cow.wav", "ship_horn.wav"]
+    np.testing.assert_allclose(sf.read(out / "cow.wav")[0], tone[:2000], atol=1e-4)
+    assert "CC BY 3.0" in (out / "cow.txt").read_text()
+    damaged = tmp_path / "damaged" / opensfx.CAT
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes((tmp_path / opensfx.CAT).read_bytes()[:300])
+    with pytest.raises(opensfx.OpenSfxError, match="runs past the end"):
+        opensfx.entries(damaged)
+    damaged.write_bytes(b"\x03\x00")
+    with pytest.raises(opensfx.OpenSfxError, match="too short"):
+        opensfx.entries(damaged)
+
+
+def test_bootstrap_intervals_cover_the_mean_narrow_with_more_imitations_and_judge_differences():
+    rng = np.random.default_rng(0)
+    small, large = rng.uniform(0, 1, 30), rng.uniform(0, 1, 3000)
+    a, b = intervals.mean_interval(small), intervals.mean_interval(large)
+    assert a["low"] < a["mean"] < a["high"] and b["low"] < b["mean"] < b["high"]
+    assert (b["high"] - b["low"]) < (a["high"] - a["low"]) / 5
+    same = intervals.paired_difference(small, small)
+    assert (same["difference"], same["low"], same["high"]) == (0, 0, 0) and intervals.verdict(same) == "tie"
+    assert intervals.verdict(intervals.paired_difference(small + 0.2, small + rng.normal(0, 0.05, 30))) == "better"
+    assert intervals.verdict(intervals.paired_difference(small - 0.2, small)) == "worse"
+
+
+def hand_made_check(per_cell=6):
+    """Two parts x four categories x 3 sounds; per sound `per_cell` imitations by three processes."""
+    sounds, imitations = [], []
+    for part in packaged.PARTS:
+        for category in packaged.CATEGORIES:
+            for k in range(3):
+                sid = len(sounds)
+                sounds.append({"sound_id": sid, "category": category, "part": part, "path": f"/x/{sid}.wav"})
+                for j in range(per_cell):
+                    imitations.append({"imitation_id": len(imitations), "sound_id": sid, "category": category,
+                                       "part": part, "process": ("espeak", "contour", "voice")[j % 3],
+                                       "path": f"/x/i{len(imitations)}.wav"})
+    return transfer_check.CheckSet(Path("/nonexistent-check"), pd.DataFrame(sounds), pd.DataFrame(imitations), ("voice",))
+
+
+def scores_where(check, good_rows, noise=1.0, seed=0):
+    """(imitations, sounds): the own sound scores high for the imitations in `good_rows`, noise elsewhere."""
+    rng = np.random.default_rng(seed)
+    m = rng.normal(0, noise, (len(check.imitations), len(check.sounds)))
+    own = check.imitations.sound_id.to_numpy()
+    m[good_rows, own[good_rows]] += 5.0
+    return m
+
+
+def test_summary_pools_only_the_independent_processes_with_intervals_and_baseline_differences():
+    check = hand_made_check()
+    everyone = np.arange(len(check.imitations))
+    voice_only = np.flatnonzero(check.imitations.process.eq("voice").to_numpy())
+    scores = {transfer_check.BASELINE: transfer_check.part_scores(check, lambda s, q: -np.ones((len(q), len(s)))),
+              "knows all": transfer_check.part_scores(check, lambda s, q, m=scores_where(check, everyone): m[np.ix_(q, s)]),
+              "knows voice": transfer_check.part_scores(
+                  check, lambda s, q, m=scores_where(check, voice_only): m[np.ix_(q, s)])}
+    result = transfer_check.result_of(check, scores)
+    summary = result["summary"]
+    assert result["chance"]["confirmation"]["AI"] == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+    # the constant baseline: every target ties with every candidate, rank 3
+    assert summary[transfer_check.BASELINE]["tuning"]["pooled"]["ED"]["mean"] == pytest.approx(1 / 3)
+    assert summary["knows all"]["confirmation"]["pooled"]["SS"]["mean"] == 1.0
+    assert summary["knows voice"]["confirmation"]["voice"]["SS"]["mean"] == 1.0  # in distribution: apart
+    assert summary["knows voice"]["confirmation"]["pooled"]["SS"]["mean"] < 0.9  # not pooled with the others
+    assert summary["knows all"]["tuning"]["pooled"]["CS"]["n"] == 3 * 4  # 3 sounds x 4 independent imitations
+    assert intervals.verdict(summary["knows all"]["confirmation"]["pooled"]["AI"]["minus_baseline"]) == "better"
+    table = transfer_check.interval_table(result, "confirmation", "pooled")
+    assert list(table.index[:2]) == ["chance", transfer_check.BASELINE]
+    assert table.loc["knows all − baseline", "AI"].endswith("better")
+    assert "voice (in distribution" in transfer_check.report(result)
+
+
+def test_default_is_chosen_on_the_tuning_part_and_fusion_is_not_worse_than_its_best_part():
+    check = hand_made_check(per_cell=9)
+    rows = np.arange(len(check.imitations))
+    tuning = check.imitations.part.eq("tuning").to_numpy()
+    # iminet: right on the tuning part only; imisound: right on the confirmation part, noisy on tuning
+    iminet = scores_where(check, rows[tuning], seed=1)
+    imisound = scores_where(check, rows[~tuning & (rows % 2 == 0)], seed=2)
+    result, content = choose_default.measure(check, {"iminet": iminet, "imisound": imisound},
+                                      baseline=np.zeros_like(iminet))
+    assert content["default"] == "iminet"  # best on the tuning part
+    assert content["best_on_confirmation"] in ("imisound", "fusion")  # reported, never chosen on
+    assert content["models"]["iminet"]["confirmation"]["AI"]["mrr"] < content["models"]["imisound"][
+        "confirmation"]["AI"]["mrr"]
+    assert set(content["fusion_weights"]) == {"iminet", "imisound"}
+    mean = lambda name, part: np.mean([v["mrr"] for v in content["models"][name][part].values()])  # noqa: E731
+    assert mean("fusion", "tuning") >= max(mean("iminet", "tuning"), mean("imisound", "tuning")) - 1e-9
+    assert content["check"]["chance"]["AI"] == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+    assert all("confirmation_per_process" in content["models"][n] for n in ("iminet", "imisound", "fusion"))

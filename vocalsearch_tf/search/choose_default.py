@@ -1,0 +1,149 @@
+"""The search models measured on the development check of transfer, and `default` chosen by
+the measurement (`make measure-search`; the set is `make transfer-check`'s).
+
+    python -m vocalsearch_tf.search.choose_default --data data/transfer_check [--model SPEC ...]
+
+Every imitation goes through the application's own path: the set's sounds are indexed like
+a user's library (4 s windows, a sound scoring as its best window) and each imitation is
+read, trimmed and searched as `vocalsearch query` does (`engine.component_scores`); it then
+ranks the sounds of its category in its part, as the check's other systems do
+(`experiments/transfer_check.py`: chance, the CQT-summary baseline and the intervals come
+from there).
+
+On the **tuning part**, pooled over the imitation processes independent of the embedded
+data, the fusion's weights are fitted (`fusion.fit_weights`: the likelihood of each
+imitation's true sound among its category's), each part's own inverse temperature too, and
+`default` is chosen: the built-in with the best mean MRR over the four categories. The
+**confirmation part** only reports (MRR per category with bootstrap 95 % intervals). All of
+it lands in `default_model/measured.json`, which the page and the command line read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vocalsearch_tf.experiments import transfer_check as check_module
+from vocalsearch_tf.search import engine, fusion
+from vocalsearch_tf.search.index import LibraryIndex
+from vocalsearch_tf.search.models import BUILT_IN, MEASURED, resolve
+
+COMPONENTS = ("iminet", "imisound")  # the parts of the built-in `fusion`
+
+
+def score_matrix(check: check_module.CheckSet, spec: str, index_root: Path) -> np.ndarray:
+    """(imitations, sounds) raw scores of a single-component model through the search path."""
+    scorer = resolve(spec)
+    if len(scorer.components) != 1:
+        raise ValueError(f"{spec}: measure the parts of a fusion, not the fusion itself")
+    library = LibraryIndex(check.root / "sound_recordings", index_root)
+    library.update(scorer)
+    indexes = engine.open_indexes(library, scorer)
+    column = {name: k for k, name in enumerate(indexes[0].paths)}
+    order = np.array([column[Path(p).name] for p in check.sounds.path])
+    rows = []
+    for path in check.imitations.path:
+        samples, rate = engine.load_imitation(path)
+        best, _ = engine.component_scores(samples, rate, scorer, indexes)
+        rows.append(scorer.components[0].evidence(np.asarray(best[0], np.float64))[order])
+    return np.stack(rows)
+
+
+def _rows(cells) -> tuple[list[np.ndarray], list[int]]:
+    """Evidence rows and targets of the imitations in `cells` (part -> code -> CategoryScores)."""
+    rows, targets = [], []
+    for by_code in cells.values():
+        for cell in by_code.values():
+            rows += list(cell.scores)
+            targets += list(cell.targets)
+    return rows, targets
+
+
+def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
+            baseline: np.ndarray | None = None) -> tuple[dict, dict]:
+    """The check's result for each model (components as given, `fusion` fitted on the tuning
+    part), and `measured.json`'s content. `baseline`: the CQT-summary baseline's (imitations,
+    sounds) scores, computed from the audio when not given."""
+    independent = set(check.independent)
+    tuning = check.imitations.index[(check.imitations.part == "tuning")
+                                    & check.imitations.process.isin(independent)].to_numpy()
+    tune_set = set(tuning)
+    as_scores = lambda m: check_module.part_scores(check, lambda s, q: m[np.ix_(q, s)])  # noqa: E731
+    scores = {name: as_scores(m) for name, m in matrices.items()}
+    tuned = {name: check_module.part_scores(_only(check, tune_set), lambda s, q, m=m: m[np.ix_(q, s)])
+             for name, m in matrices.items()}
+    betas = {name: fusion.fit_inverse_temperature(*_rows(tuned[name])) for name in COMPONENTS}
+    weights = fusion.fit_weights([_rows(tuned[n])[0] for n in COMPONENTS],
+                                 _rows(tuned[COMPONENTS[0]])[1])
+    scores["fusion"] = as_scores(sum(w * matrices[n] for n, w in zip(COMPONENTS, weights)))
+    scores[check_module.BASELINE] = (check_module.part_scores(check, check_module.baseline_scores(check))
+                                     if baseline is None else as_scores(baseline))
+    result = check_module.result_of(check, scores)
+    mean = lambda name, part: float(np.mean([c["mean"] for c in result["summary"][name][part]["pooled"].values()]))  # noqa: E731
+    chosen = max(BUILT_IN, key=lambda name: mean(name, "tuning"))
+    confirmed = max(BUILT_IN, key=lambda name: mean(name, "confirmation"))
+    card = lambda cells: {c: {"mrr": v["mean"], "low": v["low"], "high": v["high"], "n": v["n"]}  # noqa: E731
+                          for c, v in cells.items()}
+    models = {name: {"tuning": card(result["summary"][name]["tuning"]["pooled"]),
+                     "confirmation": card(result["summary"][name]["confirmation"]["pooled"]),
+                     "confirmation_per_process": {p: card(v) for p, v in result["summary"][name]["confirmation"].items()
+                                                  if p != "pooled"}}
+              for name in (*BUILT_IN, check_module.BASELINE)}
+    for name in COMPONENTS:
+        models[name]["beta"] = betas[name]
+    n_sounds = result["counts"]["confirmation"]
+    what = (f"the development check of transfer ({len(check.sounds)} real recordings from "
+            f"{_packages(check)} packaged libraries, "
+            f"imitated by {', '.join(check.independent)}; each imitation ranks the "
+            f"{next(iter(n_sounds.values()))['sounds']} sounds of its category)")
+    content = {"default": chosen, "best_on_confirmation": confirmed, "chosen_on": "tuning part, pooled",
+               "check": {"what": what, "tuning": f"{what}, tuning part ({len(tuning)} imitations)",
+                         "chance": result["chance"]["confirmation"], "date": datetime.date.today().isoformat()},
+               "fusion_weights": dict(zip(COMPONENTS, weights)), "models": models}
+    return result, content
+
+
+def _only(check, rows: set) -> check_module.CheckSet:
+    keep = check.imitations.index.isin(sorted(rows))
+    return check_module.CheckSet(check.root, check.sounds, check.imitations[keep], check.in_distribution)
+
+
+def _packages(check) -> int:
+    provenance = check.root / "provenance.csv"
+    if not provenance.exists():
+        return 0
+    import pandas as pd
+
+    return int(pd.read_csv(provenance).package.nunique())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.search.choose_default", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="data/transfer_check", help="the check set (`make transfer-check`)")
+    parser.add_argument("--out", default=str(MEASURED), help="measured.json to write")
+    parser.add_argument("--report", default=None, help="where to write the full result (JSON and markdown)")
+    args = parser.parse_args(argv)
+    check = check_module.load_check(args.data)
+    with tempfile.TemporaryDirectory(prefix="vocalsearch-choose-default-") as index_root:
+        matrices = {name: score_matrix(check, name, Path(index_root)) for name in COMPONENTS}
+    result, content = measure(check, matrices)
+    Path(args.out).write_text(json.dumps(content, indent=1) + "\n")
+    text = check_module.report(result)
+    if args.report:
+        out = Path(args.report)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "search_models.json").write_text(json.dumps(result, indent=1))
+        (out / "search_models.md").write_text(text + "\n")
+    print(text)
+    print(json.dumps({k: content[k] for k in ("default", "best_on_confirmation", "fusion_weights")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
