@@ -187,3 +187,52 @@ def test_default_is_chosen_on_the_tuning_part_and_fusion_is_not_worse_than_its_b
     assert mean("fusion", "tuning") >= max(mean("iminet", "tuning"), mean("imisound", "tuning")) - 1e-9
     assert content["check"]["chance"]["AI"] == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
     assert all("confirmation_per_process" in content["models"][n] for n in ("iminet", "imisound", "fusion"))
+
+
+def test_a_trained_model_replaces_the_training_free_default_only_by_a_win_beyond_noise():
+    check = hand_made_check(per_cell=9)
+    rows = np.arange(len(check.imitations))
+    tuning = check.imitations.part.eq("tuning").to_numpy()
+    # both know the same few tuning imitations; by noise, iminet ranks a little better
+    some = rows[tuning & (rows % 5 == 0)]
+    result, content = choose_default.measure(check, {"iminet": scores_where(check, some, seed=3),
+                                                     "imisound": scores_where(check, some, seed=4)},
+                                             baseline=np.zeros((len(rows), len(check.sounds))))
+    difference = content["against_preferred"]["iminet"]
+    assert difference["difference"] > 0 and intervals.verdict(difference) == "tie"
+    assert content["default"] == "imisound"
+    assert content["chosen_on"].startswith("tuning part")
+
+
+@pytest.mark.parametrize("seeds", [(1, 2), (3, 4), (7, 8)])
+def test_the_fusion_is_not_worse_than_its_best_part_on_the_tuning_part(seeds):
+    """Equally informed parts: the likelihood fit ranks like the better part, within noise."""
+    check = hand_made_check(per_cell=9)
+    rows = np.arange(len(check.imitations))
+    some = rows[check.imitations.part.eq("tuning").to_numpy() & (rows % 5 == 0)]
+    matrices = {"iminet": scores_where(check, some, seed=seeds[0]), "imisound": scores_where(check, some, seed=seeds[1])}
+    _, content = choose_default.measure(check, matrices, baseline=np.zeros((len(rows), len(check.sounds))))
+    assert content["fusion_weights_from"] == "likelihood fit"
+    matrices["fusion"] = sum(w * matrices[name] for name, w in content["fusion_weights"].items())
+    ranks = {name: choose_default._tuning_ranks(check, transfer_check.part_scores(check, lambda s, q, m=m: m[np.ix_(q, s)]))
+             for name, m in matrices.items()}
+    best = max(("iminet", "imisound"), key=lambda name: ranks[name].mean())
+    assert intervals.verdict(intervals.paired_difference(ranks["fusion"], ranks[best])) != "worse"
+
+
+def test_a_part_that_ranks_better_than_the_likelihood_fit_is_used_alone():
+    """iminet ranks the true sound first by a small margin, except every fourth imitation,
+    where it is wildly wrong: its likelihood is poor (beta 0), its ranking the better one."""
+    check = hand_made_check(per_cell=9)
+    rows, own = np.arange(len(check.imitations)), check.imitations.sound_id.to_numpy()
+    rng = np.random.default_rng(0)
+    confident = rng.normal(0, 0.1, (len(rows), len(check.sounds)))
+    confident[rows, own] += 0.3
+    confident[rows[rows % 4 == 0], own[rows % 4 == 0]] -= 30
+    weak = rng.normal(0, 1, confident.shape)
+    weak[rows, own] += 0.3
+    _, content = choose_default.measure(check, {"iminet": confident, "imisound": weak},
+                                        baseline=np.zeros_like(confident))
+    assert content["models"]["iminet"]["beta"] == pytest.approx(0, abs=1e-6)
+    assert content["fusion_weights_from"] == "iminet alone"
+    assert content["models"]["fusion"]["tuning"] == content["models"]["iminet"]["tuning"]

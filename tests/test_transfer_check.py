@@ -110,6 +110,19 @@ def test_writer_round_trips_through_the_vocalsketch_loader(tmp_path):
     assert packaged._versions(tmp_path / "processes.json")["espeak"] == imitators.VERSION
 
 
+def test_the_check_keeps_every_imitation_of_a_sound_beyond_vocalsketchs_ten(tmp_path):
+    """Three processes of four performers give a sound 12 imitations; VocalSketch's loader
+    keeps 10 a sound by default, and the check must not drop the other two."""
+    t = np.arange(int(0.8 * packaged.RATE)) / packaged.RATE
+    sound = packaged.Sound("fixture tone", "acoustic instruments", "fixture", "tone.wav", part="tuning")
+    references = {sound.label: packaged.prepare(np.sin(2 * np.pi * 330 * t) * np.exp(-3 * t), packaged.RATE)}
+    counts = packaged.write_set(tmp_path, [sound], references, seed=0, per_process=4)
+    assert counts["imitations"] == 12
+    check = transfer_check.load_check(tmp_path)
+    assert len(check.imitations) == 12
+    assert check.imitations.groupby("process").size().to_dict() == {p: 4 for p in imitation_processes.PROCESSES}
+
+
 def test_imitation_follows_pitch_contour_and_loudness():
     """A tone gliding up an octave, loud then soft: the imitations rise, from another voice
     and within its range, and are louder in their first half, on the whole: people follow

@@ -98,7 +98,12 @@ def load_check(root: str | Path) -> CheckSet:
     """The set through the VocalSketch loader, with `provenance.csv`'s parts and
     `imitations.csv`'s processes (a set written before them: one part 'all', one process
     'espeak')."""
-    data = load_vocalsketch(root)
+    root = Path(root)
+    if not (root / "vocal_imitations.csv").exists():
+        raise FileNotFoundError(f"{root}: no vocal_imitations.csv (write the set with `make measure-search`)")
+    # every imitation counts: VocalSketch's loader keeps 10 a sound unless told otherwise
+    per_sound = int(pd.read_csv(root / "vocal_imitations.csv").groupby("sound_recording").size().max())
+    data = load_vocalsketch(root, per_sound=per_sound)
     if data.report.skipped:
         raise ValueError(f"the check set has unreadable files: {data.report}")
     root = Path(data.root)

@@ -12,8 +12,10 @@ from there).
 
 On the **tuning part**, pooled over the imitation processes independent of the embedded
 data, the fusion's weights are fitted (`fusion.fit_weights`: the likelihood of each
-imitation's true sound among its category's), each part's own inverse temperature too, and
-`default` is chosen: the built-in with the best mean MRR over the four categories. The
+imitation's true sound among its category's; one part alone where it ranks better), each
+part's own inverse temperature too, and
+`default` is chosen (`choose`): IMISOUND (unsupervised: no imitation-sound pairs) unless another built-in beats it
+there by a paired bootstrap interval that excludes zero. The
 **confirmation part** only reports (MRR per category with bootstrap 95 % intervals). All of
 it lands in `default_model/measured.json`, which the page and the command line read.
 """
@@ -29,12 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
+from vocalsearch_tf.evaluation import intervals
 from vocalsearch_tf.experiments import transfer_check as check_module
 from vocalsearch_tf.search import engine, fusion
 from vocalsearch_tf.search.index import LibraryIndex
-from vocalsearch_tf.search.models import BUILT_IN, MEASURED, resolve
+from vocalsearch_tf.search.models import BUILT_IN, FALLBACK_DEFAULT, MEASURED, resolve
 
 COMPONENTS = ("iminet", "imisound")  # the parts of the built-in `fusion`
+PREFERRED = FALLBACK_DEFAULT  # no pairs learnt: a model trained on the embedded pairs must earn its place
 
 
 def score_matrix(check: check_module.CheckSet, spec: str, index_root: Path) -> np.ndarray:
@@ -79,14 +83,15 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     tuned = {name: check_module.part_scores(_only(check, tune_set), lambda s, q, m=m: m[np.ix_(q, s)])
              for name, m in matrices.items()}
     betas = {name: fusion.fit_inverse_temperature(*_rows(tuned[name])) for name in COMPONENTS}
-    weights = fusion.fit_weights([_rows(tuned[n])[0] for n in COMPONENTS],
-                                 _rows(tuned[COMPONENTS[0]])[1])
-    scores["fusion"] = as_scores(sum(w * matrices[n] for n, w in zip(COMPONENTS, weights)))
+    fitted = fusion.fit_weights([_rows(tuned[n])[0] for n in COMPONENTS], _rows(tuned[COMPONENTS[0]])[1])
+    fused = lambda w: as_scores(sum(b * matrices[n] for n, b in zip(COMPONENTS, w)))  # noqa: E731
+    weights, weights_from = fusion_weights(check, fused, fitted, betas)
+    scores["fusion"] = fused(weights)
     scores[check_module.BASELINE] = (check_module.part_scores(check, check_module.baseline_scores(check))
                                      if baseline is None else as_scores(baseline))
     result = check_module.result_of(check, scores)
     mean = lambda name, part: float(np.mean([c["mean"] for c in result["summary"][name][part]["pooled"].values()]))  # noqa: E731
-    chosen = max(BUILT_IN, key=lambda name: mean(name, "tuning"))
+    chosen, against_preferred = choose(check, scores)
     confirmed = max(BUILT_IN, key=lambda name: mean(name, "confirmation"))
     card = lambda cells: {c: {"mrr": v["mean"], "low": v["low"], "high": v["high"], "n": v["n"]}  # noqa: E731
                           for c, v in cells.items()}
@@ -102,11 +107,50 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
             f"{_packages(check)} packaged libraries, "
             f"imitated by {', '.join(check.independent)}; each imitation ranks the "
             f"{next(iter(n_sounds.values()))['sounds']} sounds of its category)")
-    content = {"default": chosen, "best_on_confirmation": confirmed, "chosen_on": "tuning part, pooled",
+    content = {"default": chosen, "best_on_confirmation": confirmed,
+               "chosen_on": f"tuning part, pooled; {PREFERRED} unless another wins by a paired 95 % interval",
+               "against_preferred": against_preferred,
                "check": {"what": what, "tuning": f"{what}, tuning part ({len(tuning)} imitations)",
                          "chance": result["chance"]["confirmation"], "date": datetime.date.today().isoformat()},
-               "fusion_weights": dict(zip(COMPONENTS, weights)), "models": models}
+               "fusion_weights": dict(zip(COMPONENTS, weights)), "fusion_weights_from": weights_from,
+               "models": models}
     return result, content
+
+
+def fusion_weights(check, fused, fitted: list[float], betas: dict[str, float]) -> tuple[list[float], str]:
+    """The likelihood fit, unless one part alone ranks the tuning imitations better by a
+    paired 95 % interval: the likelihood of the true sound and its rank are different
+    objectives, and the fusion must not be worse than its best part (beyond noise: choosing
+    among ties by point estimates would choose by noise)."""
+    # a part alone at its own beta (kept above 0: a beta of 0 would rank nothing)
+    alone = {f"{name} alone": [max(betas[name], 1e-6) if other == name else 0.0 for other in COMPONENTS]
+             for name in COMPONENTS}
+    ranks = _tuning_ranks(check, fused(fitted))
+    against = {how: intervals.paired_difference(_tuning_ranks(check, fused(w)), ranks) for how, w in alone.items()}
+    better = [how for how in alone if intervals.verdict(against[how]) == "better"]
+    if not better:
+        return fitted, "likelihood fit"
+    best = max(better, key=lambda how: against[how]["difference"])
+    return alone[best], best
+
+
+def choose(check: check_module.CheckSet, scores: dict) -> tuple[str, dict]:
+    """`default`: the unsupervised `PREFERRED` unless a built-in beats it on the tuning part
+    (reciprocal ranks of the independent processes' imitations, paired, its 95 % interval
+    above zero); of several winners the largest difference, the first of `BUILT_IN` on a tie.
+    A point estimate alone would pick among ties by noise."""
+    tuning = {name: _tuning_ranks(check, scores[name]) for name in BUILT_IN}
+    against = {name: intervals.paired_difference(tuning[name], tuning[PREFERRED])
+               for name in BUILT_IN if name != PREFERRED}
+    winners = [name for name in BUILT_IN if name in against and intervals.verdict(against[name]) == "better"]
+    if not winners:
+        return PREFERRED, against
+    return max(winners, key=lambda name: (against[name]["difference"], -BUILT_IN.index(name))), against
+
+
+def _tuning_ranks(check, scores) -> np.ndarray:
+    ranks = check_module.reciprocal_ranks(check, scores)
+    return ranks.rr[(ranks.part == "tuning") & ranks.process.isin(check.independent)].to_numpy()
 
 
 def _only(check, rows: set) -> check_module.CheckSet:
@@ -133,6 +177,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="vocalsearch-choose-default-") as index_root:
         matrices = {name: score_matrix(check, name, Path(index_root)) for name in COMPONENTS}
     result, content = measure(check, matrices)
+    result["what"] = (f"the search models (`vocalsearch models`) through the application's path on "
+                      f"{content['check']['what']}, {content['check']['date']}; default chosen on the tuning "
+                      f"part: {content['default']}")
     Path(args.out).write_text(json.dumps(content, indent=1) + "\n")
     text = check_module.report(result)
     if args.report:

@@ -6,9 +6,10 @@ Shipped inside the package (`default_model/`), offline, rebuilt by `make default
 - `imisound`: the IMISOUND baseline (TASLP VI-C);
 - `fusion`: iminet x imisound, calibrated (`search/fusion.py`) with the weights fitted on the
   development check's tuning part (`default_model/measured.json`);
-- `default`: whichever of these measured best on the development check's confirmation part
-  (real recordings, imitations by three processes; `search/choose_default.py` writes
-  `measured.json`). Each built-in's card carries its measured numbers.
+- `default`: chosen by measurement on the development check's tuning part (real recordings,
+  imitations by independent processes; `search/choose_default.py` writes `measured.json`):
+  IMISOUND (unsupervised, no imitation-sound pairs) unless another beats it beyond noise. Each built-in's
+  card carries its numbers on the confirmation part, beside chance and the CQT-summary baseline.
 
 Also: any IMINET or TL-IMINET `.keras` under `results/` (the notebooks save `model_NN.keras`),
 or a path to one; an IMISOUND `.npz` written by `save_imisound`; fusion `A+B[+C]`, the paper's
@@ -44,7 +45,7 @@ IMINET_CARD = DEFAULT_MODEL_DIR / "iminet_tied.json"
 IMISOUND_FILE = DEFAULT_MODEL_DIR / "imisound.npz"
 MEASURED = DEFAULT_MODEL_DIR / "measured.json"  # the development check's numbers and the choice
 BUILT_IN = ("iminet", "imisound", "fusion")
-FALLBACK_DEFAULT = "imisound"  # when measured.json is missing: the best of the last measurement
+FALLBACK_DEFAULT = "imisound"  # learns no imitation-sound pairs; the default unless a measurement finds better
 EXTENSION_MODULES = ("vocalsearch_tf.models.manocha2018",)
 
 
@@ -80,12 +81,34 @@ def card(name: str) -> dict:
 
 
 def measurement_note(name: str) -> str:
-    """One line: the model's MRR per category on the check's confirmation part, or that it was not measured."""
+    """One line: the model's MRR per category on the check's confirmation part (95 %
+    intervals), beside chance and the CQT-summary baseline, or that it was not measured."""
     numbers, check = card(name).get("confirmation"), measured().get("check", {})
     if not numbers:
         return "not measured on real recordings"
     per = ", ".join(f"{c} {v['mrr']:.2f} [{v['low']:.2f}, {v['high']:.2f}]" for c, v in numbers.items())
-    return f"MRR on {check.get('what', 'the development check')}, confirmation part: {per}"
+    beside = []
+    if check.get("chance"):
+        beside.append("chance " + " / ".join(f"{v:.2f}" for v in check["chance"].values()))
+    baseline = measured().get("models", {}).get("CQT-summary baseline", {}).get("confirmation")
+    if baseline:
+        beside.append("CQT-summary baseline " + " / ".join(f"{v['mrr']:.2f}" for v in baseline.values()))
+    return (f"MRR on {check.get('what', 'the development check')}, confirmation part: {per}"
+            + (f" ({'; '.join(beside)})" if beside else ""))
+
+
+def default_reason() -> str:
+    """Why `default` is what it is, in words: what the choice was measured on, or that it was not."""
+    content = measured()
+    chosen = default_name()
+    if "default" not in content:
+        return f"the default: {chosen}, which learns no imitation-sound pairs; not measured on real recordings (`make measure-search`)"
+    against = content.get("against_preferred", {})
+    gaps = ", ".join(f"{n} {d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for n, d in against.items())
+    how = (f"no model beat the unsupervised {FALLBACK_DEFAULT} beyond noise" if chosen == FALLBACK_DEFAULT
+           else f"it beat the unsupervised {FALLBACK_DEFAULT}")
+    return (f"the default: {chosen}, chosen on the tuning part of the development check of transfer "
+            f"(real recordings): {how}" + (f" (MRR against {FALLBACK_DEFAULT}: {gaps})" if gaps else ""))
 
 
 def _load_keras(path: Path):
@@ -211,8 +234,7 @@ def discover(results_dir: Path | None) -> list[ModelEntry]:
 def available_models(results_dir: Path | None = None) -> list[ModelEntry]:
     """Everything `resolve` can load by name: the built-ins, then what `results_dir` holds."""
     chosen = default_name()
-    built_in = [ModelEntry("default", "default", f"{card(chosen)['description']} (the default: {chosen}, "
-                                                 "the best measured on real recordings)", True)]
+    built_in = [ModelEntry("default", "default", f"{card(chosen)['description']} ({default_reason()})", True)]
     built_in += [ModelEntry(name, name, card(name)["description"], True) for name in BUILT_IN]
     return built_in + discover(results_dir)
 
@@ -247,7 +269,7 @@ def _as_default(scorer: Scorer) -> Scorer:
     """`default`: the chosen built-in under the name the user asked for (same index)."""
     alias = copy.copy(scorer)
     alias.name = "default"
-    alias.description = f"{scorer.description} (the default: {scorer.name}, the best measured on real recordings)"
+    alias.description = f"{scorer.description} ({default_reason()})"
     return alias
 
 
