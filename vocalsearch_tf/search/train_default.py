@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalsearch_tf.search.models import IMINET_CARD, IMINET_FILE, IMISOUND_FILE
+from vocalsearch_tf.search.models import IMINET_FILE, IMISOUND_FILE
 
 HELD_OUT = {"profile": "ci", "seed": 0}  # the evaluation set the tests use
 IMISOUND_DATA = {"profile": "ci", "seed": 1}  # no sound of it is a test sound of ci, seed 0
@@ -42,15 +42,27 @@ def held_out_labels(seed: int = HELD_OUT["seed"]) -> set[str]:
     return {c.label for c in choose_concepts(seed, get_profile(HELD_OUT["profile"]).vocalsketch_sounds)}
 
 
-def training_tables(root: Path, seed: int):
-    """Sounds (all 'train'), imitations with roles, and the train/val pair tables."""
+def training_tables(root: Path, seed: int, real: Path | None = None):
+    """Sounds (all 'train'), imitations with roles, and the train/val pair tables; with
+    `real`, the real-reference set's sounds and imitations join the embedded ones."""
+    import pandas as pd
+
     from vocalsearch_tf.datasets import pairs
     from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
 
     data = load_vocalsketch(root)
     excluded = held_out_labels()
-    sounds = data.sounds[~data.sounds.label.isin(excluded)].assign(split="train").reset_index(drop=True)
+    sounds = data.sounds[~data.sounds.label.isin(excluded)].reset_index(drop=True)
     imitations = data.imitations[data.imitations.sound_id.isin(sounds.sound_id)].reset_index(drop=True)
+    if real is not None:
+        extra = load_vocalsketch(real, per_sound=10**6)
+        if extra.report.skipped:
+            raise ValueError(f"the real-reference set has unreadable files: {extra.report}")
+        if set(extra.sounds.sound_id) & set(sounds.sound_id):
+            raise ValueError(f"{real}: sound ids clash with the embedded data's")
+        sounds = pd.concat([sounds, extra.sounds], ignore_index=True)
+        imitations = pd.concat([imitations, extra.imitations], ignore_index=True)
+    sounds = sounds.assign(split="train")
     imitations = pairs.assign_imitations(imitations, sounds, seed)
     tables = {role: pairs.make_pairs(imitations, sounds, role, seed) for role in ("train", "val")}
     return sounds, imitations, tables, sorted(excluded & set(data.sounds.label))
@@ -81,7 +93,8 @@ def held_out_mrr(model, data_dir: Path) -> dict:
             "chance_mrr": float(np.mean(1.0 / np.arange(1, len(data.sounds) + 1)))}
 
 
-def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMINET_FILE) -> dict:
+def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMINET_FILE,
+          real: Path | None = None) -> dict:
     import keras
 
     from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, get_profile
@@ -94,7 +107,7 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
     start = time.perf_counter()
     data_dir = Path(data_dir)
     root = runs.vocalsketch_root("synthetic", data_dir, profile, seed)
-    sounds, imitations, tables, excluded = training_tables(root, seed)
+    sounds, imitations, tables, excluded = training_tables(root, seed, real)
     front = ConstantQ(IMINET_CQT)
     sound_specs = spectra.spectrograms(sounds.path, front, data_dir / "cache", description="sounds")
     imitation_specs = spectra.spectrograms(imitations.path, front, data_dir / "cache", description="imitations")
@@ -127,7 +140,9 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
     card = {
         "description": "IMINET (tied), shipped",
         "trained_on": f"embedded synthetic data (VocalSketch-shaped, generator version {GENERATOR_VERSION}, "
-                      f"profile {profile}, seed {seed}), not real recordings",
+                      f"profile {profile}, seed {seed})" + (
+                          f" and real references ({real}, imitated by the embedded voice)" if real
+                          else ", not real recordings"),
         "sounds": len(sounds), "imitations": len(imitations),
         "pairs": {role: len(table) for role, table in tables.items()},
         "excluded_concepts": excluded,
@@ -170,11 +185,15 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="quick", choices=["ci", "quick", "paper"], help="IMINET's data")
     parser.add_argument("--seed", type=int, default=1, help="IMINET's data")
     parser.add_argument("--only", choices=["iminet", "imisound"], default=None)
+    parser.add_argument("--real", default=None, help="a real-reference set to train on as well "
+                        "(`python -m vocalsearch_tf.datasets.real_references`)")
+    parser.add_argument("--out", default=str(IMINET_FILE), help="where to write IMINET (a candidate: elsewhere)")
     args = parser.parse_args(argv)
     if args.only in (None, "iminet"):
-        card = train(Path(args.data_dir), args.profile, args.seed)
+        out = Path(args.out)
+        card = train(Path(args.data_dir), args.profile, args.seed, out, Path(args.real) if args.real else None)
         print(json.dumps(card, indent=2))
-        print(f"wrote {IMINET_FILE} ({card['file_bytes'] / 1e6:.2f} MB) and {IMINET_CARD}")
+        print(f"wrote {out} ({card['file_bytes'] / 1e6:.2f} MB) and {out.with_suffix('.json')}")
     if args.only in (None, "imisound"):
         path = train_imisound(Path(args.data_dir))
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
