@@ -72,3 +72,4 @@ def test_the_set_is_imitated_by_the_embedded_voice_only_and_joins_the_training_p
     assert len(tables["train"]) == 2 * 7 * 5  # 7 training imitations a sound, a positive and a negative each
     with pytest.raises(ValueError, match="clash"):
         train_default.training_tables(dest, 0, dest)
+

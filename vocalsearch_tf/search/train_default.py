@@ -93,6 +93,18 @@ def held_out_mrr(model, data_dir: Path) -> dict:
             "chance_mrr": float(np.mean(1.0 / np.arange(1, len(data.sounds) + 1)))}
 
 
+class NotLearntError(RuntimeError):
+    """A run whose validation loss never left chance: nothing is written."""
+
+
+def check_learnt(val_loss: float, seed: int, margin: float = 0.01) -> None:
+    """Balanced positive and negative pairs: a model that learnt nothing sits at ln 2, the
+    binary cross-entropy of 0.5 (some seeds never leave it; seed 2 of profile quick did)."""
+    if not val_loss < np.log(2) - margin:
+        raise NotLearntError(f"IMINET did not learn (best validation loss {val_loss:.4f}, chance ln 2 = "
+                             f"{np.log(2):.4f}); nothing written: train again with another --seed")
+
+
 def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMINET_FILE,
           real: Path | None = None) -> dict:
     import keras
@@ -132,11 +144,12 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
 
     model, history = recipes.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
                                              get_profile(profile).max_epochs, progress="default model")
+    best = int(np.argmin(history["val_loss"]))
+    check_learnt(history["val_loss"][best], seed)
     shipped = build()  # the same weights without optimizer state: a smaller file
     shipped.set_weights(model.get_weights())
     out.parent.mkdir(parents=True, exist_ok=True)
     shipped.save(out)
-    best = int(np.argmin(history["val_loss"]))
     card = {
         "description": "IMINET (tied), shipped",
         "trained_on": f"embedded synthetic data (VocalSketch-shaped, generator version {GENERATOR_VERSION}, "
@@ -191,7 +204,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.only in (None, "iminet"):
         out = Path(args.out)
-        card = train(Path(args.data_dir), args.profile, args.seed, out, Path(args.real) if args.real else None)
+        try:
+            card = train(Path(args.data_dir), args.profile, args.seed, out, Path(args.real) if args.real else None)
+        except NotLearntError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         print(json.dumps(card, indent=2))
         print(f"wrote {out} ({card['file_bytes'] / 1e6:.2f} MB) and {out.with_suffix('.json')}")
     if args.only in (None, "imisound"):
