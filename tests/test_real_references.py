@@ -72,4 +72,11 @@ def test_the_set_is_imitated_by_the_embedded_voice_only_and_joins_the_training_p
     assert len(tables["train"]) == 2 * 7 * 5  # 7 training imitations a sound, a positive and a negative each
     with pytest.raises(ValueError, match="clash"):
         train_default.training_tables(dest, 0, dest)
+    # early stopping on the real sounds alone: they validate, the embedded data trains
+    joined, imitations, tables, _ = train_default.training_tables(embedded, 0, dest, real_role="val")
+    real_ids = set(data.imitations.imitation_id)
+    assert set(tables["val"].imitation_id) == real_ids
+    assert set(tables["val"].sound_id) <= set(data.sounds.sound_id)  # negatives among the real sounds
+    assert not set(tables["train"].imitation_id) & real_ids and len(tables["train"]) == 2 * 7 * 2
+    assert set(imitations.role) == {"train", "val", "unused"}
 

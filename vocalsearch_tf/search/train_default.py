@@ -42,9 +42,11 @@ def held_out_labels(seed: int = HELD_OUT["seed"]) -> set[str]:
     return {c.label for c in choose_concepts(seed, get_profile(HELD_OUT["profile"]).vocalsketch_sounds)}
 
 
-def training_tables(root: Path, seed: int, real: Path | None = None):
-    """Sounds (all 'train'), imitations with roles, and the train/val pair tables; with
-    `real`, the real-reference set's sounds and imitations join the embedded ones."""
+def training_tables(root: Path, seed: int, real: Path | None = None, real_role: str = "train"):
+    """Sounds (all 'train'), imitations with roles, and the train/val pair tables. With
+    `real`, the real-reference set joins: with `real_role` 'train' its sounds and imitations
+    are split as the embedded ones are; with 'val' it alone is the validation set (early
+    stopping on real sounds), the embedded validation imitations left unused."""
     import pandas as pd
 
     from vocalsearch_tf.datasets import pairs
@@ -52,19 +54,30 @@ def training_tables(root: Path, seed: int, real: Path | None = None):
 
     data = load_vocalsketch(root)
     excluded = held_out_labels()
-    sounds = data.sounds[~data.sounds.label.isin(excluded)].reset_index(drop=True)
+    sounds = data.sounds[~data.sounds.label.isin(excluded)].reset_index(drop=True).assign(split="train")
     imitations = data.imitations[data.imitations.sound_id.isin(sounds.sound_id)].reset_index(drop=True)
-    if real is not None:
+    if real is None:
+        extra = None
+    else:
         extra = load_vocalsketch(real, per_sound=10**6)
         if extra.report.skipped:
             raise ValueError(f"the real-reference set has unreadable files: {extra.report}")
         if set(extra.sounds.sound_id) & set(sounds.sound_id):
             raise ValueError(f"{real}: sound ids clash with the embedded data's")
-        sounds = pd.concat([sounds, extra.sounds], ignore_index=True)
+    if extra is not None and real_role == "train":
+        sounds = pd.concat([sounds, extra.sounds.assign(split="train")], ignore_index=True)
         imitations = pd.concat([imitations, extra.imitations], ignore_index=True)
-    sounds = sounds.assign(split="train")
     imitations = pairs.assign_imitations(imitations, sounds, seed)
     tables = {role: pairs.make_pairs(imitations, sounds, role, seed) for role in ("train", "val")}
+    if extra is not None and real_role == "val":
+        real_sounds = extra.sounds.assign(split="train")  # the candidates of its own negatives
+        real_imitations = extra.imitations.assign(role="val")
+        tables["val"] = pairs.make_pairs(real_imitations, real_sounds, "val", seed)
+        sounds = pd.concat([sounds, real_sounds], ignore_index=True)
+        imitations = pd.concat([imitations.assign(role=imitations.role.replace("val", "unused")), real_imitations],
+                               ignore_index=True)
+    elif extra is not None and real_role != "train":
+        raise ValueError(f"real_role must be 'train' or 'val', not {real_role!r}")
     return sounds, imitations, tables, sorted(excluded & set(data.sounds.label))
 
 
@@ -106,7 +119,7 @@ def check_learnt(val_loss: float, seed: int, margin: float = 0.01) -> None:
 
 
 def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMINET_FILE,
-          real: Path | None = None) -> dict:
+          real: Path | None = None, real_role: str = "train") -> dict:
     import keras
 
     from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, get_profile
@@ -119,7 +132,7 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
     start = time.perf_counter()
     data_dir = Path(data_dir)
     root = runs.vocalsketch_root("synthetic", data_dir, profile, seed)
-    sounds, imitations, tables, excluded = training_tables(root, seed, real)
+    sounds, imitations, tables, excluded = training_tables(root, seed, real, real_role)
     front = ConstantQ(IMINET_CQT)
     sound_specs = spectra.spectrograms(sounds.path, front, data_dir / "cache", description="sounds")
     imitation_specs = spectra.spectrograms(imitations.path, front, data_dir / "cache", description="imitations")
@@ -154,8 +167,8 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
         "description": "IMINET (tied), shipped",
         "trained_on": f"embedded synthetic data (VocalSketch-shaped, generator version {GENERATOR_VERSION}, "
                       f"profile {profile}, seed {seed})" + (
-                          f" and real references ({real}, imitated by the embedded voice)" if real
-                          else ", not real recordings"),
+                          f" and real references ({real}, imitated by the embedded voice; their role: "
+                          f"{real_role})" if real else ", not real recordings"),
         "sounds": len(sounds), "imitations": len(imitations),
         "pairs": {role: len(table) for role, table in tables.items()},
         "excluded_concepts": excluded,
@@ -200,12 +213,15 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=["iminet", "imisound"], default=None)
     parser.add_argument("--real", default=None, help="a real-reference set to train on as well "
                         "(`python -m vocalsearch_tf.datasets.real_references`)")
+    parser.add_argument("--real-role", choices=["train", "val"], default="train",
+                        help="train on the real references, or stop early on them alone")
     parser.add_argument("--out", default=str(IMINET_FILE), help="where to write IMINET (a candidate: elsewhere)")
     args = parser.parse_args(argv)
     if args.only in (None, "iminet"):
         out = Path(args.out)
         try:
-            card = train(Path(args.data_dir), args.profile, args.seed, out, Path(args.real) if args.real else None)
+            card = train(Path(args.data_dir), args.profile, args.seed, out, Path(args.real) if args.real else None,
+                         args.real_role)
         except NotLearntError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
