@@ -218,3 +218,23 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     assert out.returncode == 0, out.stderr[-3000:]
     assert "replicas 2 epochs 3 finite True" in out.stdout
+
+
+def test_time_pooled_towers_keep_the_maximum_over_the_towers_time_positions():
+    import keras
+    import numpy as np
+
+    from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
+
+    keras.utils.set_random_seed(0)
+    pooled = build_iminet("tied", time_pooled=True)
+    plain = build_iminet("tied")
+    assert pooled.get_layer("imitation_features").output.shape[-1] == 12 * 6
+    assert pooled.get_layer("fc1").kernel.shape == (2 * 72, 432)
+    for name in ("shared_conv1", "shared_conv2", "shared_conv3", "shared_conv4"):
+        plain.get_layer(name).set_weights(pooled.get_layer(name).get_weights())
+    x = np.random.default_rng(0).normal(size=(2, *INPUT_SHAPE)).astype("float32")
+    features = keras.Model(pooled.inputs[0], pooled.get_layer("imitation_features").output)
+    tower = keras.Model(plain.inputs[0], plain.get_layer("imitation_features").output)
+    unpooled = tower.predict(x, verbose=0).reshape(2, 12, 3, 6)  # frequency, time, channels
+    np.testing.assert_allclose(features.predict(x, verbose=0), unpooled.max(axis=2).reshape(2, -1), rtol=1e-5, atol=1e-6)

@@ -51,13 +51,16 @@ def towers(sharing: str) -> tuple[list, list]:
     return imitation, recording
 
 
-def _run(layers, x, name: str):
+def _run(layers, x, name: str, time_pooled: bool = False):
     for layer in layers:
         x = layer(x)
+    if time_pooled:  # the maximum over the tower's 3 time positions: invariant to where in time
+        x = keras.layers.MaxPooling2D((1, x.shape[2]), name=f"{name}_time_max")(x)
     return keras.layers.Flatten(name=f"{name}_features")(x)
 
 
-def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalization | None = None) -> keras.Model:
+def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalization | None = None,
+                 time_pooled: bool = False) -> keras.Model:
     """IMINET on CQT spectrograms: inputs `imitation`, `recording` of shape (72, 129, 1);
     output the probability that the pair matches.
 
@@ -65,13 +68,17 @@ def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalizatio
     file restores the sharing. The tower outputs are the layers `imitation_features` and
     `recording_features`, and the head is `fc1`..`fc3`: `retrieval.py` relies on these
     names to run each tower once per clip.
+
+    `time_pooled` (not the paper's; issue 23's invariance candidate) keeps each tower's
+    maximum over time, 12 x 6 = 72 values instead of 216, before FC1.
     """
     normalization = normalization or keras.layers.Normalization(axis=None, mean=0.0, variance=1.0, name="standardise")
     imitation_layers, recording_layers = towers(sharing)
     imitation = keras.Input(INPUT_SHAPE, name="imitation")
     recording = keras.Input(INPUT_SHAPE, name="recording")
     pair = keras.layers.Concatenate(name="concat")([
-        _run(imitation_layers, normalization(imitation), "imitation"),
-        _run(recording_layers, normalization(recording), "recording"),
+        _run(imitation_layers, normalization(imitation), "imitation", time_pooled),
+        _run(recording_layers, normalization(recording), "recording", time_pooled),
     ])
-    return keras.Model([imitation, recording], apply_head(pair, HEAD), name=f"iminet_{sharing}")
+    return keras.Model([imitation, recording], apply_head(pair, HEAD),
+                       name=f"iminet_{sharing}" + ("_time_pooled" if time_pooled else ""))

@@ -119,7 +119,7 @@ def check_learnt(val_loss: float, seed: int, margin: float = 0.01) -> None:
 
 
 def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMINET_FILE,
-          real: Path | None = None, real_role: str = "train") -> dict:
+          real: Path | None = None, real_role: str = "train", time_pooled: bool = False) -> dict:
     import keras
 
     from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, get_profile
@@ -153,7 +153,7 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
 
     def build():
         return build_iminet("tied", keras.layers.Normalization(axis=None, mean=mean, variance=variance,
-                                                               name="standardise"))
+                                                               name="standardise"), time_pooled=time_pooled)
 
     model, history = recipes.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
                                              get_profile(profile).max_epochs, progress="default model")
@@ -164,7 +164,7 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
     out.parent.mkdir(parents=True, exist_ok=True)
     shipped.save(out)
     card = {
-        "description": "IMINET (tied), shipped",
+        "description": "IMINET (tied" + (", time-pooled" if time_pooled else "") + "), shipped",
         "trained_on": f"embedded synthetic data (VocalSketch-shaped, generator version {GENERATOR_VERSION}, "
                       f"profile {profile}, seed {seed})" + (
                           f" and real references ({real}, imitated by the embedded voice; their role: "
@@ -215,13 +215,14 @@ def main(argv=None) -> int:
                         "(`python -m vocalsearch_tf.datasets.real_references`)")
     parser.add_argument("--real-role", choices=["train", "val"], default="train",
                         help="train on the real references, or stop early on them alone")
+    parser.add_argument("--time-pooled", action="store_true", help="the towers' maximum over time (a candidate)")
     parser.add_argument("--out", default=str(IMINET_FILE), help="where to write IMINET (a candidate: elsewhere)")
     args = parser.parse_args(argv)
     if args.only in (None, "iminet"):
         out = Path(args.out)
         try:
             card = train(Path(args.data_dir), args.profile, args.seed, out, Path(args.real) if args.real else None,
-                         args.real_role)
+                         args.real_role, args.time_pooled)
         except NotLearntError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
