@@ -299,6 +299,14 @@ def overview(records: dict[str, dict], scheme: str = "tied") -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def write_record(folder: Path, stem: str, result: dict, text: str) -> None:
+    """`<stem>.json` (the result) and `<stem>.md` (its report) in `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    (folder / f"{stem}.md").write_text(text + "\n")
+
+
 def report(result: dict) -> str:
     """The markdown report: the confirmation part pooled first, then each process, then the
     tuning part (where choices are made)."""
@@ -338,10 +346,8 @@ def main(argv=None) -> int:
         result["what"] = args.what
     result["beats_baseline_in_categories"] = beats_baseline(result)
     out = Path(args.out or args.models or args.data)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "transfer_check.json").write_text(json.dumps(result, indent=1))
     text = report(result)
-    (out / "transfer_check.md").write_text(text + "\n")
+    write_record(out, "transfer_check", result, text)
     print(text)
     print(f"written: {out / 'transfer_check.json'}, {out / 'transfer_check.md'}")
     return 0

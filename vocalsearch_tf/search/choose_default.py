@@ -117,35 +117,35 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     return result, content
 
 
+def beyond_noise(reference: np.ndarray, alternatives: dict[str, np.ndarray]) -> tuple[str | None, dict]:
+    """The alternative that beats `reference` by a paired 95 % interval above zero (of
+    several, the largest difference; the first given on a tie), or None; and every
+    alternative's difference. A point estimate alone would pick among ties by noise."""
+    against = {name: intervals.paired_difference(ranks, reference) for name, ranks in alternatives.items()}
+    winners = [name for name in alternatives if intervals.verdict(against[name]) == "better"]
+    order = list(alternatives)
+    best = max(winners, key=lambda name: (against[name]["difference"], -order.index(name)), default=None)
+    return best, against
+
+
 def fusion_weights(check, fused, fitted: list[float], betas: dict[str, float]) -> tuple[list[float], str]:
-    """The likelihood fit, unless one part alone ranks the tuning imitations better by a
-    paired 95 % interval: the likelihood of the true sound and its rank are different
-    objectives, and the fusion must not be worse than its best part (beyond noise: choosing
-    among ties by point estimates would choose by noise)."""
+    """The likelihood fit, unless one part alone ranks the tuning imitations better beyond
+    noise: the likelihood of the true sound and its rank are different objectives, and the
+    fusion must not be worse than its best part."""
     # a part alone at its own beta (kept above 0: a beta of 0 would rank nothing)
     alone = {f"{name} alone": [max(betas[name], 1e-6) if other == name else 0.0 for other in COMPONENTS]
              for name in COMPONENTS}
-    ranks = _tuning_ranks(check, fused(fitted))
-    against = {how: intervals.paired_difference(_tuning_ranks(check, fused(w)), ranks) for how, w in alone.items()}
-    better = [how for how in alone if intervals.verdict(against[how]) == "better"]
-    if not better:
-        return fitted, "likelihood fit"
-    best = max(better, key=lambda how: against[how]["difference"])
-    return alone[best], best
+    best, _ = beyond_noise(_tuning_ranks(check, fused(fitted)),
+                           {how: _tuning_ranks(check, fused(w)) for how, w in alone.items()})
+    return (fitted, "likelihood fit") if best is None else (alone[best], best)
 
 
 def choose(check: check_module.CheckSet, scores: dict) -> tuple[str, dict]:
-    """`default`: the unsupervised `PREFERRED` unless a built-in beats it on the tuning part
-    (reciprocal ranks of the independent processes' imitations, paired, its 95 % interval
-    above zero); of several winners the largest difference, the first of `BUILT_IN` on a tie.
-    A point estimate alone would pick among ties by noise."""
-    tuning = {name: _tuning_ranks(check, scores[name]) for name in BUILT_IN}
-    against = {name: intervals.paired_difference(tuning[name], tuning[PREFERRED])
-               for name in BUILT_IN if name != PREFERRED}
-    winners = [name for name in BUILT_IN if name in against and intervals.verdict(against[name]) == "better"]
-    if not winners:
-        return PREFERRED, against
-    return max(winners, key=lambda name: (against[name]["difference"], -BUILT_IN.index(name))), against
+    """`default`: the unsupervised `PREFERRED` unless a built-in beats it beyond noise on the
+    tuning part (reciprocal ranks of the independent processes' imitations)."""
+    best, against = beyond_noise(_tuning_ranks(check, scores[PREFERRED]),
+                                 {name: _tuning_ranks(check, scores[name]) for name in BUILT_IN if name != PREFERRED})
+    return best or PREFERRED, against
 
 
 def _tuning_ranks(check, scores) -> np.ndarray:
@@ -183,10 +183,7 @@ def main(argv=None) -> int:
     Path(args.out).write_text(json.dumps(content, indent=1) + "\n")
     text = check_module.report(result)
     if args.report:
-        out = Path(args.report)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "search_models.json").write_text(json.dumps(result, indent=1))
-        (out / "search_models.md").write_text(text + "\n")
+        check_module.write_record(Path(args.report), "search_models", result, text)
     print(text)
     print(json.dumps({k: content[k] for k in ("default", "best_on_confirmation", "fusion_weights")}, indent=1))
     return 0

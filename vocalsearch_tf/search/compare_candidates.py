@@ -13,7 +13,6 @@ reciprocal ranks from `--against` over all four categories, with its interval an
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -83,10 +82,7 @@ def main(argv=None) -> int:
             + " (all categories; pooled = the independent processes)\n\n"
             + difference_table(result["against"]["differences"], args.against).to_markdown())
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "candidates.json").write_text(json.dumps(result, indent=1))
-        (out / "candidates.md").write_text(text + "\n")
+        check_module.write_record(Path(args.out), "candidates", result, text)
     print(text)
     return 0
 
