@@ -52,18 +52,13 @@ def training_tables(root: Path, seed: int, real: Path | None = None, real_role: 
     from vocalsearch_tf.datasets import pairs
     from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
 
+    if real_role not in ("train", "val"):
+        raise ValueError(f"real_role must be 'train' or 'val', not {real_role!r}")
     data = load_vocalsketch(root)
     excluded = held_out_labels()
     sounds = data.sounds[~data.sounds.label.isin(excluded)].reset_index(drop=True).assign(split="train")
     imitations = data.imitations[data.imitations.sound_id.isin(sounds.sound_id)].reset_index(drop=True)
-    if real is None:
-        extra = None
-    else:
-        extra = load_vocalsketch(real, per_sound=10**6)
-        if extra.report.skipped:
-            raise ValueError(f"the real-reference set has unreadable files: {extra.report}")
-        if set(extra.sounds.sound_id) & set(sounds.sound_id):
-            raise ValueError(f"{real}: sound ids clash with the embedded data's")
+    extra = None if real is None else _real_set(real, sounds)
     if extra is not None and real_role == "train":
         sounds = pd.concat([sounds, extra.sounds.assign(split="train")], ignore_index=True)
         imitations = pd.concat([imitations, extra.imitations], ignore_index=True)
@@ -76,9 +71,18 @@ def training_tables(root: Path, seed: int, real: Path | None = None, real_role: 
         sounds = pd.concat([sounds, real_sounds], ignore_index=True)
         imitations = pd.concat([imitations.assign(role=imitations.role.replace("val", "unused")), real_imitations],
                                ignore_index=True)
-    elif extra is not None and real_role != "train":
-        raise ValueError(f"real_role must be 'train' or 'val', not {real_role!r}")
     return sounds, imitations, tables, sorted(excluded & set(data.sounds.label))
+
+
+def _real_set(real: Path, embedded_sounds):
+    from vocalsearch_tf.datasets.vocalsketch import load_vocalsketch
+
+    extra = load_vocalsketch(real, per_sound=10**6)  # every imitation of a sound
+    if extra.report.skipped:
+        raise ValueError(f"the real-reference set has unreadable files: {extra.report}")
+    if set(extra.sounds.sound_id) & set(embedded_sounds.sound_id):
+        raise ValueError(f"{real}: sound ids clash with the embedded data's")
+    return extra
 
 
 def held_out_mrr(model, data_dir: Path) -> dict:
