@@ -252,3 +252,18 @@ def test_candidates_are_compared_with_the_shipped_model_on_the_same_imitations()
     assert pooled["n"] == 4 * 3 * 4  # categories x sounds x independent imitations, in the tuning part
     table = compare_candidates.difference_table(differences, "shipped")
     assert table.loc["candidate − shipped, confirmation", "voice"].endswith("better")
+
+
+def test_model_cards_say_what_the_default_was_chosen_on_beside_chance_and_the_baseline():
+    from vocalsearch_tf.search import models
+
+    content = models.measured()
+    assert content["default"] == models.default_name()
+    reason = models.default_reason()
+    assert f"the default: {content['default']}" in reason and "tuning part" in reason
+    for name, d in content["against_preferred"].items():
+        assert f"{name} {d['difference']:+.3f}" in reason
+    note = models.measurement_note("fusion")
+    assert "confirmation part" in note and "chance 0.22" in note and "CQT-summary baseline" in note
+    ai = content["models"]["fusion"]["confirmation"]["AI"]
+    assert f"AI {ai['mrr']:.2f} [{ai['low']:.2f}, {ai['high']:.2f}]" in note
