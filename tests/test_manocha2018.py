@@ -249,6 +249,34 @@ def test_metrics_agree_with_scikit_learn():
     assert np.allclose(metrics.average_precisions(scores, relevant, excluded), kept_ap)
 
 
+def test_ties_count_against_relevant_candidates_in_every_measure():
+    """One tie rule for AP, MP@K and first-hit ranks: among tied scores the irrelevant
+    candidates rank first, so a constant scorer earns no credit (the old stable order put
+    this relevant first candidate at rank 1, and scikit-learn's AP averaged the tie)."""
+    scores = np.zeros((1, 4))
+    relevant = np.array([[True, False, False, False]])
+    s = metrics.retrieval_summary(scores, relevant, ks=[1, 4])
+    assert s["precision_at_1"] == 0.0 and s["mp1_first_hit"] == pytest.approx(1 / 4)
+    assert s["map"] == pytest.approx(1 / 4) and s["mp_at_k"] == pytest.approx([0.0, 0.25])
+    # a partial tie: R ties with one irrelevant candidate at the top, another R is last
+    scores = np.array([[0.9, 0.9, 0.5, 0.1]])
+    relevant = np.array([[True, False, False, True]])
+    ranked = metrics.ranked_relevance(scores, relevant)
+    assert ranked.tolist() == [[False, True, False, True]]
+    assert metrics.average_precisions(scores, relevant)[0] == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert metrics.ranked_order(scores, relevant=relevant)[0].tolist() == [1, 0, 2, 3]
+
+
+def test_summary_keeps_per_query_measures_that_average_to_it():
+    rng = np.random.default_rng(1)
+    scores, relevant = rng.standard_normal((12, 40)), rng.random((12, 40)) < 0.3
+    relevant[:, 0] = True
+    s = metrics.retrieval_summary(scores, relevant)
+    assert np.mean(s["per_query"]["ap"]) == pytest.approx(s["map"], abs=1e-6)
+    assert np.mean(s["per_query"]["first_hit_rr"]) == pytest.approx(s["mp1_first_hit"], abs=1e-6)
+    assert np.mean(s["per_query"]["precision_at_25"]) == pytest.approx(retrieval.mp_at(s, 25), abs=1e-6)
+
+
 def test_euclidean_scores_are_one_matrix_product_of_the_distances():
     rng = np.random.default_rng(2)
     q, d = rng.standard_normal((5, 128)), rng.standard_normal((7, 128))
@@ -274,6 +302,46 @@ def test_split_keeps_recordings_together_at_70_10_20():
         assert share["train"] == pytest.approx(0.7, abs=0.06) and share["val"] == pytest.approx(0.1, abs=0.04)
         assert share["test"] == pytest.approx(0.2, abs=0.05)
     assert split.split.equals(cr.split_by_recording(pd.DataFrame(rows), seed=0).split)
+
+
+def test_selection_takes_distinct_recordings_first_and_two_second_slices_first():
+    # recording r0 has 30 slices, r1..r5 one each; one of r0's slices is under 2 s
+    rows = [{"label": "urbansound8k:drilling", "source": "urbansound8k", "recording": "r0", "clip": f"r0/{k}",
+             "seconds": 1.0 if k else 4.0} for k in range(2)]
+    rows += [{"label": "urbansound8k:drilling", "source": "urbansound8k", "recording": "r0", "clip": f"r0/x{k}",
+              "seconds": 4.0} for k in range(28)]
+    rows += [{"label": "urbansound8k:drilling", "source": "urbansound8k", "recording": f"r{r}", "clip": f"r{r}/0",
+              "seconds": 4.0} for r in range(1, 6)]
+    chosen = cr.select_clips(pd.DataFrame(rows), 6, seed=0)
+    assert sorted(chosen.recording.unique()) == ["r0", "r1", "r2", "r3", "r4", "r5"]  # one clip each
+    assert len(chosen) == 6 and chosen[chosen.recording == "r0"].seconds.iloc[0] >= 2.0
+    more = cr.select_clips(pd.DataFrame(rows), 12, seed=0)  # then further clips of r0
+    assert len(more) == 12 and (more.recording == "r0").sum() == 7 and (more.seconds < 2).sum() == 0
+
+
+def run_record(ap_by_scorer: dict) -> dict:
+    return {"test": {scorer: {"per_query": {"ap": list(ap), "first_hit_rr": list(ap), "precision_at_25": list(ap)},
+                              "ks": [25], "mp_at_k": [float(np.mean(ap))]}
+                     for scorer, ap in ap_by_scorer.items()}}
+
+
+def test_claims_hold_only_beyond_the_noise_of_the_test_queries():
+    rng = np.random.default_rng(0)
+    base = rng.random(200)
+    tiny = base + rng.normal(0, 0.05, 200)  # a higher mean by chance, well within noise
+    tiny += 0.001 - (tiny - base).mean()
+    same = {"balanced": [run_record({"euclidean": base, "cosine": base})],
+            "unbalanced": [run_record({"euclidean": tiny, "cosine": tiny})]}
+    verdicts = dict(cr.findings(same))
+    assert verdicts["N_R^U beats N_R^B (4.2)"].startswith("does not hold: better beyond noise on 0 of 6")
+    assert "within noise on 6" in verdicts["N_R^U beats N_R^B (4.2)"]
+    clear = {"balanced": [run_record({"euclidean": base, "cosine": base - 0.1})],
+             "unbalanced": [run_record({"euclidean": base + 0.1, "cosine": base})]}
+    verdicts = dict(cr.findings(clear))
+    assert verdicts["N_R^U beats N_R^B (4.2)"].startswith("holds: better beyond noise on 6 of 6")
+    assert verdicts["Euclidean beats cosine on MAP for N_R^B (4.2)"].startswith("holds")
+    baseline = {"map": float(base.mean()), "per_query": {"ap": list(tiny)}}
+    assert cr.beats_baseline(same, baseline)[1].startswith("within noise")
 
 
 def test_protocol_leaves_out_the_query_and_its_recording():
@@ -314,9 +382,9 @@ def test_a_class_draws_from_its_own_generator():
     both = cr.split_by_recording(pd.DataFrame(rows), seed=5)
     alone = cr.split_by_recording(pd.DataFrame([r for r in rows if r["label"] == "esc50:rain"]), seed=5)
     assert both[both.label == "esc50:rain"].split.tolist() == alone.split.tolist()
-    capped = cr.cap_per_class(pd.DataFrame(rows).assign(source="esc50"), 5, seed=5)
-    capped_alone = cr.cap_per_class(pd.DataFrame([r for r in rows if r["label"] == "esc50:rain"]).assign(
-        source="esc50"), 5, seed=5)
+    capped = cr.select_clips(pd.DataFrame(rows).assign(source="esc50", seconds=5.0), 5, seed=5)
+    capped_alone = cr.select_clips(pd.DataFrame([r for r in rows if r["label"] == "esc50:rain"]).assign(
+        source="esc50", seconds=5.0), 5, seed=5)
     assert capped[capped.label == "esc50:rain"]["clip"].tolist() == capped_alone["clip"].tolist()
     first = cr.label_rng(5, "esc50:rain").permutation(12)
     assert np.array_equal(first, cr.label_rng(5, "esc50:rain").permutation(12))
@@ -329,7 +397,7 @@ def test_top_matches_are_the_ranking_the_measures_score():
                           "split": np.tile(["test", "train", "train"], 10)})
     proto = retrieval.protocol(clips)
     scores = rng.standard_normal((len(proto.queries), len(proto.database))).astype(np.float32)
-    scores[:, :3] = scores[:, 3:6]  # some ties: the stable order decides
+    scores[:, :3] = scores[:, 3:6]  # some ties: the pessimistic rule decides
     ranked = metrics.ranked_relevance(scores, proto.relevant, proto.excluded)
     for k, query in enumerate(proto.queries):
         top = retrieval.top_matches(scores, proto, int(query), count=8)

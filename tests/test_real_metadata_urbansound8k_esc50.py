@@ -194,3 +194,49 @@ def test_esc50_loader_on_the_real_table(esc_root, esc):
     report = load_esc50(esc_root, check_audio=False).report
     assert report.warnings == [f"1 filenames are not <fold>-<src_file>-<take>-<target>.wav of their row, "
                                f"e.g. {esc.filename[0]}"]
+
+
+# --- Manocha 2018's 60-class set on the real tables ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def manocha_paper_set(urban, esc) -> pd.DataFrame:
+    from vocalsearch_tf.config import PROFILES
+    from vocalsearch_tf.experiments import manocha2018 as cr
+
+    events = cr.event_table(esc.assign(path=""), urban.assign(path=""))
+    chosen = cr.select_clips(events, PROFILES["paper"].manocha_clips_per_class, seed=0)
+    return cr.split_by_recording(chosen, seed=0)
+
+
+def test_manocha_selection_takes_distinct_recordings_at_70_10_20(manocha_paper_set):
+    """At profile `paper` (100 a class), measured on the real metadata: every UrbanSound8K
+    class gets 70/10/20 clips (jackhammer 71/9/20: 45 recordings for 100 clips), one clip a
+    recording where it has 100 recordings or more; every ESC-50 class all its 40 clips at
+    28/4/8. Whole-recording filling gave jackhammer 22/6/72 from 3 recordings."""
+    from vocalsearch_tf.experiments import manocha2018 as cr
+
+    counts = cr.split_counts(manocha_paper_set).set_index("label")
+    urban_rows = counts[counts.index.str.startswith("urbansound8k:")]
+    esc_rows = counts[counts.index.str.startswith("esc50:")]
+    assert len(urban_rows) == 10 and len(esc_rows) == 50
+    clips = urban_rows[["train clips", "val clips", "test clips"]]
+    assert (clips.drop(index="urbansound8k:jackhammer") == [70, 10, 20]).all().all()
+    assert clips.loc["urbansound8k:jackhammer"].tolist() == [71, 9, 20]
+    recordings = urban_rows[["train recordings", "val recordings", "test recordings"]].sum(axis=1)
+    assert recordings.to_dict() == {f"urbansound8k:{c}": min(n, 100) for c, (_, n) in URBAN_CLASSES.items()}
+    assert (esc_rows[["train clips", "val clips", "test clips"]] == [28, 4, 8]).all().all()
+    assert len(manocha_paper_set) == 3000 and manocha_paper_set.split.value_counts().to_dict() == {
+        "train": 2101, "test": 600, "val": 299}
+
+
+def test_manocha_split_keeps_each_recording_in_one_split_and_prefers_two_second_slices(manocha_paper_set, urban):
+    s = manocha_paper_set
+    assert (s.groupby(["label", "recording"]).split.nunique() == 1).all()
+    chosen = s[s.source == "urbansound8k"]
+    assert (chosen.seconds < 2).sum() == 194  # kept, zero-padded: 75 car horns, 68 gun shots, ...
+    # a short slice is taken from a recording only once all its slices of 2 s or more are
+    longs = (urban.assign(recording="urbansound8k:" + urban.fsID.astype(str), label="urbansound8k:" + urban["class"])
+             .loc[lambda t: t.end - t.start >= 2].groupby(["label", "recording"]).size())
+    taken = chosen.groupby(["label", "recording"]).agg(n=("clip", "size"), long=("seconds", lambda x: (x >= 2).sum()))
+    available = longs.reindex(taken.index, fill_value=0)
+    assert (taken["long"] == np.minimum(taken["n"], available)).all()

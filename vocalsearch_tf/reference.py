@@ -34,7 +34,7 @@ import pandas as pd
 
 KEPT = ("*.csv", "*.md", "*.json")  # tables, findings, run records
 SKIPPED_DIRS = {"notebooks", "data"}  # executed notebooks and split manifests stay local
-DATA_TABLES = {"difficulty.csv", "coarse/folds.csv"}  # no training involved: equal on any processor
+DATA_TABLES = {"difficulty.csv", "coarse/folds.csv", "manocha2018/split_counts.csv"}  # no training involved: equal on any processor
 RANKED_TABLES = {"manocha2018/table2.csv", "manocha2018/table2_all_classes.csv"}  # rows ordered by a trained metric
 BAND_FACTOR = 2.0  # another processor may stray further than the two seeds measured did
 FLOOR = 0.05  # of a column's scale (1 for metrics in [0, 1], else its largest magnitude)

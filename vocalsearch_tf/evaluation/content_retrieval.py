@@ -92,9 +92,9 @@ def per_class_precision(scores: np.ndarray, proto: Protocol, clips: pd.DataFrame
 
 def top_matches(scores: np.ndarray, proto: Protocol, query: int, count: int = 6) -> list[int]:
     """The clip-table rows of query `query`'s first `count` matches, in the ranked order the
-    measures use (`metrics.ranked_order`: its excluded clips last)."""
+    measures use (`metrics.ranked_order`: its excluded clips last, ties pessimistic)."""
     k = int(np.flatnonzero(proto.queries == query)[0])
-    order = metrics.ranked_order(scores[k: k + 1], proto.excluded[k: k + 1])[0]
+    order = metrics.ranked_order(scores[k: k + 1], proto.excluded[k: k + 1], proto.relevant[k: k + 1])[0]
     return [int(proto.database[j]) for j in order[:count]]
 
 

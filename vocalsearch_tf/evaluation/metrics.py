@@ -65,18 +65,25 @@ def map_s_at_k(levels_ranked: np.ndarray, s: int, k: int) -> float:
 
 # --- single-label content retrieval (Manocha et al., ICASSP 2018, 4.1) --------------------
 
-def ranked_order(scores: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:
+def ranked_order(scores: np.ndarray, excluded: np.ndarray | None = None,
+                 relevant: np.ndarray | None = None) -> np.ndarray:
     """`(queries, candidates)`: each query's candidate columns in ranked order, higher score
-    first. Ties keep the candidates' order (a stable sort); `excluded` candidates (the query
-    itself, clips of its own recording) go to the end of the list."""
+    first; `excluded` candidates (the query itself, clips of its own recording) go to the end.
+
+    Ties: given `relevant`, the irrelevant candidates of a tie rank above the relevant ones,
+    the pessimistic rule `target_ranks` uses, so a constant scorer earns no credit; AP, MP@K
+    and first-hit ranks all read this one order. Otherwise ties keep the candidates' order."""
     scores = np.asarray(scores, dtype=float)
     if excluded is not None:
         scores = np.where(excluded, -np.inf, scores)
-    return np.argsort(-scores, axis=1, kind="stable")
+    if relevant is None:
+        return np.argsort(-scores, axis=1, kind="stable")
+    return np.lexsort((np.asarray(relevant, dtype=bool), -scores), axis=-1)
 
 
 def ranked_relevance(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:
-    """`(queries, candidates)` relevance in each query's ranked order (`ranked_order`).
+    """`(queries, candidates)` relevance in each query's ranked order (`ranked_order`, ties
+    pessimistic).
 
     `excluded` candidates go to the end of the list as irrelevant, so they change no
     precision at K below the number of candidates left in.
@@ -84,19 +91,19 @@ def ranked_relevance(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndar
     relevant = np.asarray(relevant, dtype=bool)
     if excluded is not None:
         relevant = relevant & ~np.asarray(excluded, dtype=bool)
-    return np.take_along_axis(relevant, ranked_order(scores, excluded), axis=1)
+    return np.take_along_axis(relevant, ranked_order(scores, excluded, relevant), axis=1)
 
 
 def average_precisions(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndarray | None = None) -> np.ndarray:
-    """AP of each query (eq. 3): the mean of the precisions at its relevant candidates, by
-    scikit-learn's `average_precision_score` on the candidates left in. NaN for a query
-    with no relevant candidate."""
-    from sklearn.metrics import average_precision_score
-
-    scores, relevant = np.asarray(scores, dtype=float), np.asarray(relevant, dtype=bool)
-    kept = np.ones_like(relevant) if excluded is None else ~np.asarray(excluded, dtype=bool)
-    return np.array([average_precision_score(r[k], s[k]) if r[k].any() else np.nan
-                     for s, r, k in zip(scores, relevant, kept)])
+    """AP of each query (eq. 3): the mean of the precisions at its relevant candidates in
+    the order of `ranked_relevance` (ties pessimistic; without ties it equals scikit-learn's
+    `average_precision_score`). NaN for a query with no relevant candidate left in."""
+    ranked = ranked_relevance(scores, relevant, excluded)
+    hits = np.cumsum(ranked, axis=1)
+    precision = hits / np.arange(1, ranked.shape[1] + 1)
+    found = hits[:, -1] if ranked.shape[1] else np.zeros(len(ranked))
+    total = np.sum(precision * ranked, axis=1)
+    return np.divide(total, found, out=np.full(len(ranked), np.nan), where=found > 0)
 
 
 def first_hit_ranks(ranked: np.ndarray) -> np.ndarray:
@@ -111,6 +118,9 @@ def precision_at_k(ranked: np.ndarray, ks) -> np.ndarray:
     hits = np.cumsum(np.asarray(ranked, dtype=float), axis=1)
     ks = np.asarray(list(ks))
     return hits[:, ks - 1].mean(axis=0) / ks
+
+
+PER_QUERY_K = 25  # the per-query precision a summary keeps (Table 2's MP@25)
 
 
 def retrieval_summary(scores: np.ndarray, relevant: np.ndarray, excluded: np.ndarray | None = None,
@@ -132,11 +142,17 @@ def retrieval_summary(scores: np.ndarray, relevant: np.ndarray, excluded: np.nda
     excluded = None if excluded is None else np.asarray(excluded)[answerable]
     ranked = ranked_relevance(scores, relevant, excluded)
     ks = list(ks)
-    curve = precision_at_k(ranked, ks)
-    return {"map": float(np.mean(average_precisions(scores, relevant, excluded))),
-            "mp1_first_hit": mean_reciprocal_rank(first_hit_ranks(ranked)),
+    aps, reciprocal = average_precisions(scores, relevant, excluded), 1.0 / first_hit_ranks(ranked)
+    hits_at = np.cumsum(ranked, axis=1)[:, min(PER_QUERY_K, ranked.shape[1]) - 1] / PER_QUERY_K
+    return {"map": float(np.mean(aps)), "mp1_first_hit": float(np.mean(reciprocal)),
             "precision_at_1": float(precision_at_k(ranked, [1])[0]),
-            "ks": ks, "mp_at_k": curve.tolist(), "queries": int(answerable.sum())}
+            "ks": ks, "mp_at_k": precision_at_k(ranked, ks).tolist(), "queries": int(answerable.sum()),
+            "per_query": {"ap": _rounded(aps), "first_hit_rr": _rounded(reciprocal),
+                          f"precision_at_{PER_QUERY_K}": _rounded(hits_at)}}
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in values]
 
 
 # --- query by vocal imitation, coarse-grained (one relevant reference per query) ------------
