@@ -38,14 +38,23 @@ def test_presence_matrix_and_similarity_level_by_hand():
     assert M.similarity_level(probabilities) == 5
 
 
-def test_ranking_breaks_level_ties_by_summed_probability():
-    a = np.full((8, 3), [0.7, 0.2, 0.1])  # level 8, agreement 0.9 per category
-    b = np.full((8, 3), [0.5, 0.1, 0.4])  # level 8, agreement 0.6 per category
-    c = np.full((8, 3), [0.3, 0.0, 0.7])  # level 0
-    c[:7] = [0.99, 0.0, 0.01]  # level 7 but a high summed probability
-    scores = M.ranking_scores(np.stack([c, b, a]))
-    assert np.floor(scores).tolist() == [7, 8, 8]
-    assert M.rank(scores).tolist() == [2, 1, 0]  # level first, then the summed probability
+def test_ranking_is_the_summed_probability_of_both_and_neither():
+    """3.1: the level of similarity of a predicted matrix sums its first two columns. A
+    clip with seven near-certain agreements and one confident "one" outranks a clip whose
+    eight categories lean "both" only slightly; the argmax count (the old rule, kept as an
+    ablation) ranks them the other way round."""
+    a = np.full((8, 3), [0.7, 0.2, 0.1])  # count 8, summed 7.2
+    b = np.full((8, 3), [0.35, 0.1, 0.55])
+    b[0] = [0.5, 0.1, 0.4]  # count 1, summed 7 * 0.45 + 0.6 = 3.75
+    c = np.full((8, 3), [0.0, 0.0, 1.0])
+    c[:7] = [0.99, 0.01, 0.0]  # count 7, summed 7.0
+    d = np.full((8, 3), [0.45, 0.1, 0.45])  # argmax "both" (first of a tie): count 8, summed 4.4
+    probabilities = np.stack([d, c, b, a])
+    assert M.ranking_scores(probabilities) == pytest.approx([4.4, 7.0, 3.75, 7.2])
+    assert M.rank(M.ranking_scores(probabilities)).tolist() == [3, 1, 0, 2]
+    old = M.argmax_ranking_scores(probabilities)
+    assert np.floor(old).tolist() == [8, 7, 1, 8]
+    assert M.rank(old).tolist() == [3, 0, 1, 2]  # count first, then the summed probability
     assert M.rank(np.array([1.0, 2.0, 1.0])).tolist() == [1, 0, 2]  # equal scores keep database order
 
 
@@ -205,14 +214,18 @@ def test_tower_frames_repeat_each_frame_to_fill_the_input():
     assert frames[13].tolist() == frames[3].tolist()  # clip 1 is the same spectrogram
 
 
-def test_findings_are_computed_from_the_table():
+def findings_table(attention_everywhere: bool = False) -> pd.DataFrame:
+    """mAP cells shaped like the paper's findings: attention helps except in multi-label
+    mAP_8@K (or everywhere)."""
     rows = []
     for variant in M.VARIANTS:
         config = M.VARIANTS[variant]
         for queries in ("single", "multi"):
             for s in E.THRESHOLDS:
+                hard = queries == "multi" and s == 8
                 for k in E.K_VALUES:
-                    value = 0.5 + 0.1 * config.siamese + 0.05 * config.attention - 0.3 * (queries == "multi" and s == 8)
+                    attention = 0.05 if attention_everywhere or not hard else -0.05
+                    value = 0.5 + 0.1 * config.siamese + attention * config.attention - 0.3 * hard
                     value += 0.02 * config.multi_model * (queries == "multi")
                     rows += [{"feature": "emb", "variant": variant, "queries": queries, "s": s, "K": k, "mAP": value},
                              {"feature": "mel", "variant": variant, "queries": queries, "s": s, "K": k,
@@ -221,13 +234,25 @@ def test_findings_are_computed_from_the_table():
         for s in E.THRESHOLDS:
             for k in E.K_VALUES:
                 rows.append({"feature": "-", "variant": "random", "queries": queries, "s": s, "K": k, "mAP": 0.01})
-    table = pd.DataFrame(rows)
-    found = X.findings(table, "emb", "mel").set_index("finding (Fan et al. 2020, 6)")["holds here"]
-    assert found.all()
+    return pd.DataFrame(rows)
+
+
+def test_findings_are_computed_from_the_table():
+    table = findings_table()
+    found = X.findings(table, "emb", "mel").set_index("finding (Fan et al. 2020, 6)")
+    assert found["holds here"].all()
+    assert found.loc["multi-label mAP_8@K is the lowest of the four curves", "evidence"] == (
+        "16 of 16 (feature, variant) models, by each curve's mean over K")
+    attention = "attention is better except in multi-label mAP_8@K, where it is worse"
+    assert found.loc[attention, "evidence"] == "4 of 4 (query group, s) panels whose majority of cells goes the paper's way"
+    everywhere = X.findings(findings_table(attention_everywhere=True), "emb", "mel").set_index(
+        "finding (Fan et al. 2020, 6)")
+    assert not everywhere.loc[attention, "holds here"] and everywhere.loc[attention, "evidence"].startswith("3 of 4")
     table.loc[(table.variant == "single-siamese-attention") & (table.feature == "emb"), "mAP"] = 0.0
     found = X.findings(table, "emb", "mel").set_index("finding (Fan et al. 2020, 6)")
     assert not found.loc["the Siamese structure always performs better than without it", "holds here"]
-    assert found.loc["the Siamese structure always performs better than without it", "evidence"] == "168 of 192 cells"
+    assert found.loc["the Siamese structure always performs better than without it", "evidence"] == (
+        "168 of 192 (variant pair, query group, s, K) cells")
     assert not found.loc["pretrained embeddings beat log-mel in all tests", "holds here"]
     only_emb = X.findings(table[table.feature != "mel"], "emb", "mel").set_index("finding (Fan et al. 2020, 6)")
     assert only_emb.loc["pretrained embeddings beat log-mel in all tests", "evidence"] == "not run at this profile"
@@ -259,3 +284,18 @@ def test_the_paper_s_pair_counts_agree_with_each_other():
     assert paper.FAN2020_PAIRS < paper.FAN2020_DRAWS
     assert paper.FAN2020_QUERIES["single"] + paper.FAN2020_QUERIES["multi"] <= paper.FAN2020_QUERIES["all"]
     assert settings.PROFILES["paper"].sonyc_ust_clips == (paper.FAN2020_CLIPS["train"], paper.FAN2020_CLIPS["validate"])
+
+
+def test_convergence_flags_runs_still_improving_at_the_cap_and_the_rule_ablation_pairs_rules():
+    def record(val_loss, epochs, table_main, table_argmax):
+        return {"history": {"val_loss": val_loss}, "epochs": epochs, "max_epochs": 4,
+                "map": table_main, "map_by_rule": {"summed probability": table_main, "argmax count": table_argmax}}
+
+    cell = lambda value: [{"queries": "single", "s": 8, "K": k, "mAP": value} for k in (1, 5)]
+    results = {("emb", "a"): [record([0.9, 0.7, 0.6, 0.5], 4, cell(0.4), cell(0.3))],
+               ("emb", "b"): [record([0.9, 0.7, 0.8, 0.85], 2, cell(0.2), cell(0.2))]}
+    table = X.convergence(results).set_index("variant")
+    assert table.loc["a", "still falling at the cap"] and not table.loc["b", "still falling at the cap"]
+    assert table.loc["a", "last epoch's fall in validation loss"] == pytest.approx(0.1 / 0.6)
+    ablation = X.rule_ablation(results).set_index("variant")
+    assert ablation.loc["a", "difference"] == pytest.approx(0.1) and ablation.loc["b", "difference"] == 0

@@ -203,3 +203,27 @@ def test_loader_keeps_the_clips_whose_audio_is_there(real_root, annotations):
     assert sorted(data.clips.audio_filename) == sorted(names)
     assert data.clips.split.value_counts().to_dict() == {"train": 4, "validate": 3}
     assert len(data.report.skipped) == 2794 - 7 and {r for _, r in data.report.skipped} == {"file missing"}
+
+
+def test_fan_pairs_on_the_real_training_labels_and_the_paper_profile_takes_the_closer_order(annotations):
+    """4.2 on the real v1 training labels (2351 clips, the loader's rule): 30 + 30 partners
+    per category and target are 1 128 480 draws; distinct unordered pairs: 471 555 with the
+    first partners in file order, 938 610 drawn at random (seed 0); the paper reports
+    218 173. `paper` takes the closer order."""
+    from vocalsearch_tf.config import FAN_PROFILES
+    from vocalsearch_tf.experiments import paper
+    from vocalsearch_tf.training import fan2020 as fan_training
+
+    clips = ust.aggregate(annotations)
+    labels = clips.loc[clips.split == "train", list(ust.COARSE)].to_numpy()
+    rows = np.arange(len(labels))
+    counts = {}
+    for order in fan_training.PAIR_ORDERS:
+        draws = fan_training.draw_pairs(labels, rows, rows, paper.FAN2020_PARTNERS, 0, order)
+        assert len(draws) == paper.FAN2020_DRAWS == 1_128_480
+        counts[order] = len(fan_training.unique_pairs(draws))
+    assert counts == {"first": 471_555, "random": 938_610}
+    closer = min(counts, key=lambda order: abs(counts[order] - paper.FAN2020_PAIRS))
+    assert FAN_PROFILES["paper"].pair_order == closer == "first"
+    with pytest.raises(ValueError, match="partner order"):
+        fan_training.draw_pairs(labels, rows[:3], rows, 1, 0, "last")

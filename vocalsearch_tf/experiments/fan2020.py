@@ -17,7 +17,7 @@ import tensorflow as tf
 from vocalsearch_tf.config import FAN_LOGMEL, RECORDING_LOGMEL, FanProfile
 from vocalsearch_tf.evaluation.presence import K_VALUES, THRESHOLDS, PresenceRetriever, map_table
 from vocalsearch_tf.models.fan2020.model import VARIANTS, FanConfig
-from vocalsearch_tf.models.fan2020.presence import rank, ranking_scores, similarity_level
+from vocalsearch_tf.models.fan2020.presence import RANKING_RULES, rank, similarity_level
 from vocalsearch_tf.signal import audio, spectra
 from vocalsearch_tf.signal.features import LogMel
 from vocalsearch_tf.training import recipes, runs
@@ -94,6 +94,8 @@ def vggish_features(paths, model, batch: int = 16) -> np.ndarray:
 
 # --- runs and the report ----------------------------------------------------------------------
 
+MAIN_RULE = "summed probability"  # 3.1; "argmax count" is the ablation
+
 def variant_names(fan_profile: FanProfile, logmel: bool) -> list[str]:
     """The variants a profile trains on log-mel (`logmel`) or on the pretrained embedding, in VARIANTS order
     where it names none."""
@@ -111,20 +113,55 @@ def run_variant(config: FanConfig, features: np.ndarray, labels: np.ndarray, dat
     def run(index: int, seed: int) -> dict:
         runs.set_seed(seed)
         result = fit(config, features, labels, database, fan_profile.recipe, fan_profile.partners, seed, strategy,
-                     progress=f"{out_dir.name} run {index}")
+                     order=fan_profile.pair_order, progress=f"{out_dir.name} run {index}")
         result.model.save(out_dir / f"model_{index:02d}.keras")
         probabilities = PresenceRetriever(result.model).index(features[database]).probabilities(features[queries])
-        scores = ranking_scores(probabilities)
-        np.savez_compressed(out_dir / f"scores_{index:02d}.npz", scores=scores.astype(np.float32),
+        scores = {rule: score(probabilities) for rule, score in RANKING_RULES.items()}
+        np.savez_compressed(out_dir / f"scores_{index:02d}.npz", scores=scores[MAIN_RULE].astype(np.float32),
+                            scores_argmax=scores["argmax count"].astype(np.float32),
                             levels=similarity_level(probabilities).astype(np.int8))
-        table = map_table(rank(scores), labels[queries], labels[database])
-        return {"variant": config.name, "map": table.to_dict("records"), "epochs": result.epochs,
-                "pairs": result.pairs, "params": result.model.count_params(), "history": result.history}
+        tables = {rule: map_table(rank(s), labels[queries], labels[database]).to_dict("records")
+                  for rule, s in scores.items()}
+        return {"variant": config.name, "map": tables[MAIN_RULE], "map_by_rule": tables, "epochs": result.epochs,
+                "max_epochs": fan_profile.recipe.max_epochs, "pairs": result.pairs,
+                "params": result.model.count_params(), "history": result.history}
 
     return runs.run_many(out_dir, fan_profile.runs, run, base_seed,
                          {**fingerprint, "model": config, "recipe": fan_profile.recipe,
-                          "partners": fan_profile.partners},
+                          "partners": fan_profile.partners, "pair_order": fan_profile.pair_order,
+                          "ranking": MAIN_RULE},
                          ("model_{index:02d}.keras", "scores_{index:02d}.npz"), log=log)
+
+
+def rule_ablation(results: dict[tuple[str, str], list[dict]]) -> pd.DataFrame:
+    """mAP_s@K averaged over K and runs, per (feature, variant, queries, s), under each
+    ranking rule: the paper's summed probability and the argmax count."""
+    rows = []
+    for (feature, variant), records in results.items():
+        for rule in RANKING_RULES:
+            table = pd.concat([pd.DataFrame(r["map_by_rule"][rule]) for r in records])
+            for (queries, s), cells in table.groupby(["queries", "s"]):
+                rows.append({"feature": feature, "variant": variant, "queries": queries, "s": s, "rule": rule,
+                             "mAP (mean over K)": cells.mAP.mean()})
+    wide = pd.DataFrame(rows).pivot_table(index=["feature", "variant", "queries", "s"], columns="rule",
+                                          values="mAP (mean over K)")
+    return wide.assign(difference=wide[MAIN_RULE] - wide["argmax count"]).reset_index()
+
+
+def convergence(results: dict[tuple[str, str], list[dict]]) -> pd.DataFrame:
+    """Per run: epochs chosen, the cap, and whether validation loss was still falling at the
+    cap (its lowest value in the last epoch): such a run is undertrained, and comparisons
+    between undertrained variants say how fast they learn, not how well."""
+    rows = []
+    for (feature, variant), records in results.items():
+        for k, r in enumerate(records):
+            val = r["history"].get("val_loss", [])
+            falling = bool(val) and len(val) == r.get("max_epochs") and int(np.argmin(val)) == len(val) - 1
+            drop = (val[-2] - val[-1]) / val[-2] if len(val) >= 2 else float("nan")
+            rows.append({"feature": feature, "variant": variant, "run": k, "epochs run": len(val) or r["epochs"],
+                         "cap": r.get("max_epochs"), "best epoch": r["epochs"],
+                         "last epoch's fall in validation loss": drop, "still falling at the cap": falling})
+    return pd.DataFrame(rows)
 
 
 def results_table(results: dict[tuple[str, str], list[dict]], baseline: pd.DataFrame) -> pd.DataFrame:
@@ -171,42 +208,64 @@ def _comparison(table: pd.DataFrame, swap: dict[str, str], features) -> tuple[in
     return wins, total
 
 
+def _attention_pattern(table: pd.DataFrame, features) -> tuple[int, int]:
+    """(query groups matching the paper's attention pattern, groups compared): attention wins
+    most cells of single-label s = 8, multi-label s = 7 and single-label s = 7, and loses most
+    of multi-label s = 8 (6: "the architecture without attention works better" there)."""
+    attention = {n: n.replace("-attention", "-mean") for n in VARIANTS if n.endswith("-attention")}
+    matched = compared = 0
+    for (queries, s), wins_attention in (("single", 8), True), (("multi", 7), True), (("single", 7), True), \
+            (("multi", 8), False):
+        cells = table[(table.queries == queries) & (table.s == s)]
+        wins, total = _comparison(cells, attention, features)
+        if total:
+            compared += 1
+            matched += int(wins > total / 2 if wins_attention else wins < total / 2)
+    return matched, compared
+
+
 def findings(table: pd.DataFrame, pretrained: str, logmel: str) -> pd.DataFrame:
-    """The paper's findings (section 6), each checked on these results: holds, and the count behind it."""
+    """The paper's findings (section 6), each checked on these results: holds, and the count
+    behind it, in the units it counts."""
     features = [f for f in (pretrained, logmel) if f in set(table.feature)]
     rows = []
 
-    def add(finding: str, wins: int, total: int, rule: str):
+    def add(finding: str, wins: int, total: int, rule: str, unit: str):
         holds = bool(total) and (wins == total if rule == "all" else wins > total / 2)
         rows.append({"finding (Fan et al. 2020, 6)": finding, "holds here": holds if total else None,
-                     "evidence": f"{wins} of {total} cells" if total else "not run at this profile"})
+                     "evidence": f"{wins} of {total} {unit}" if total else "not run at this profile"})
 
+    cells = "(variant pair, query group, s, K) cells"
     siamese = {n: n.replace("-siamese-", "-plain-") for n in VARIANTS if "-siamese-" in n}
-    add("the Siamese structure always performs better than without it", *_comparison(table, siamese, features), "all")
+    add("the Siamese structure always performs better than without it", *_comparison(table, siamese, features), "all",
+        cells)
     lowest = total = 0
     for (feature, variant), group in table[table.variant != "random"].groupby(["feature", "variant"]):
         curves = group.groupby(["queries", "s"]).mAP.mean()
         if ("multi", 8) in curves and curves.notna().all():
             total += 1
             lowest += int(curves.idxmin() == ("multi", 8))
-    add("multi-label mAP_8@K is the lowest of the four curves", lowest, total, "all")
-    attention = {n: n.replace("-attention", "-mean") for n in VARIANTS if n.endswith("-attention")}
-    add("attention is better in most cases", *_comparison(table, attention, features), "most")
+    add("multi-label mAP_8@K is the lowest of the four curves", lowest, total, "all",
+        "(feature, variant) models, by each curve's mean over K")
+    add("attention is better except in multi-label mAP_8@K, where it is worse", *_attention_pattern(table, features),
+        "all", "(query group, s) panels whose majority of cells goes the paper's way")
     multi = {n: n.replace("multi-", "single-") for n in VARIANTS if n.startswith("multi-")}
     only = table[(table.queries == "multi") & (table.s == 8)]
-    add("multi-model beats single-model in multi-label mAP_8@K", *_comparison(only, multi, features), "most")
+    add("multi-model beats single-model in multi-label mAP_8@K", *_comparison(only, multi, features), "most",
+        "(variant pair, K) cells")
     wins = total = 0
     if len(features) == 2:
         for variant in set(table.variant[table.feature == logmel]):
             won, compared = _wins(_cells(table, pretrained, variant), _cells(table, logmel, variant))
             wins, total = wins + won, total + compared
-    add("pretrained embeddings beat log-mel in all tests", wins, total, "all")
+    add("pretrained embeddings beat log-mel in all tests", wins, total, "all", "(variant, query group, s, K) cells")
     base = table[table.variant == "random"].set_index(CELL).mAP
     wins = total = 0
     for (feature, variant), group in table[table.variant != "random"].groupby(["feature", "variant"]):
         won, compared = _wins(group.set_index(CELL).mAP, base)
         wins, total = wins + won, total + compared
-    add("every architecture beats the random baseline", wins, total, "all")
+    add("every architecture beats the random baseline", wins, total, "all",
+        "(feature, variant, query group, s, K) cells")
     return pd.DataFrame(rows)
 
 

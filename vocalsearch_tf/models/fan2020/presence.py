@@ -1,8 +1,12 @@
 """Fan et al. 2020's pairwise presence matrix (3.1, Fig. 2), the level of similarity, and the ranking by it.
 
-The level of similarity of a pair is the number of categories predicted "both" or
-"neither"; the database is ranked by it. Ties are broken by the summed probability of
-"both" and "neither" over the categories (the paper is silent), then by database order.
+The level of similarity of a pair of labelled clips is the number of categories both have
+or neither has: the sum of the presence matrix's first two columns. For a predicted matrix
+the paper sums the same two columns (3.1: "by summing the first and the second column of the
+matrix, we obtain the level of similarity"): the summed probability of "both" and "neither"
+over the categories, by which the database is ranked. The count of categories whose most
+probable situation is "both" or "neither" (with the summed probability as its tie-break) is
+kept as an ablation: `argmax_ranking_scores`.
 """
 
 from __future__ import annotations
@@ -27,16 +31,25 @@ def presence_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def similarity_level(matrix: np.ndarray) -> np.ndarray:
-    """Categories whose (most probable) situation is "both" or "neither" (3.1): the sum of
-    the matrix's first two columns, for one-hot or predicted matrices alike."""
+    """Categories whose situation is "both" or "neither": for a one-hot matrix (two clips'
+    labels) the sum of its first two columns, the paper's r; for a predicted matrix the
+    count of categories whose most probable situation is one of those two."""
     return np.sum(np.argmax(matrix, axis=-1) < 2, axis=-1)
 
 
 def ranking_scores(probabilities: np.ndarray) -> np.ndarray:
-    """The level of similarity plus a tie-break below 1: the summed probability of "both"
-    and "neither" over the categories, divided by (categories + 1)."""
-    agreement = probabilities[..., 0] + probabilities[..., 1]
-    return similarity_level(probabilities) + agreement.sum(-1) / (probabilities.shape[-2] + 1)
+    """The paper's level of similarity of a predicted matrix: the first two columns summed
+    over the categories (3.1), the summed probability of "both" and "neither"."""
+    return np.sum(probabilities[..., 0] + probabilities[..., 1], axis=-1)
+
+
+def argmax_ranking_scores(probabilities: np.ndarray) -> np.ndarray:
+    """Ablation: the count of `similarity_level`, ties broken by the summed probability of
+    "both" and "neither" divided by (categories + 1), so it stays below 1."""
+    return similarity_level(probabilities) + ranking_scores(probabilities) / (probabilities.shape[-2] + 1)
+
+
+RANKING_RULES = {"summed probability": ranking_scores, "argmax count": argmax_ranking_scores}
 
 
 def rank(scores: np.ndarray) -> np.ndarray:
