@@ -4,7 +4,8 @@
     vocalsearch query IMITATION [IMITATION ...] [--library DIR] [--top 10] [--model NAME|PATH] [--json]
     vocalsearch evaluate DIR IMITATIONS.csv [--model NAME|PATH] [--json]   MRR, recall@k on your own imitations
     vocalsearch models                                 the models it can use
-    vocalsearch app [--library DIR]                    the web page (needs the `app` extra)
+    vocalsearch app [--library DIR ...] [--host ADDR]  the web page (needs the `app` extra); beyond
+                                                       127.0.0.1 it needs a password and --library
 
 Indexes live under ~/.cache/vocalsearch (or --index-dir, or $VOCALSEARCH_INDEX_DIR); nothing
 is written into the library folder. Exit status: 0 done, 1 a problem the message explains,
@@ -21,7 +22,24 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from vocalsearch_tf.search.serving import DEFAULT_USER, MIN_PASSWORD_LENGTH, PASSWORD_VARIABLE  # noqa: E402
+
 DEFAULT_RESULTS = "results"
+APP_DESCRIPTION = f"""Serve the search page.
+
+On 127.0.0.1 (or ::1, localhost: this computer only) the page reads any folder typed into it.
+On any other address (0.0.0.0 and :: listen on every interface) other computers reach it, so
+it starts only with:
+  - a password of at least {MIN_PASSWORD_LENGTH} characters: ${PASSWORD_VARIABLE}, or --password-file FILE
+    (its first line); visitors log in with it and the user name --user (default {DEFAULT_USER});
+  - one or more --library DIR: visitors index and search only inside these. A folder typed, or a
+    file played, that resolves outside them (`..`, a symbolic link leading out) is refused, and
+    models are chosen from the list only (no model file paths).
+Without them it refuses to start and says what to pass. The page is plain HTTP: beyond a trusted
+network, put it behind an HTTPS proxy.
+
+  VOCALSEARCH_PASSWORD='...' vocalsearch app --host 0.0.0.0 --library ~/Sounds --library /srv/fx
+"""
 
 
 def _log(message: str) -> None:
@@ -68,10 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the models a library can be searched with")
     models.add_argument("--json", action="store_true")
     _common(models, model=False)
-    app = commands.add_parser("app", help="serve the search page (needs: pip install 'vocalsearch_tf[app]')")
-    app.add_argument("--library", default=None, help="the folder shown first on the page")
-    app.add_argument("--host", default="127.0.0.1")
-    app.add_argument("--port", type=int, default=7860)
+    app = commands.add_parser("app", help="serve the search page (needs: pip install 'vocalsearch_tf[app]')",
+                              description=APP_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    app.add_argument("--library", action="append", metavar="DIR",
+                     help="a library folder (repeat for several; the first is shown first). On 127.0.0.1 any "
+                          "other folder can still be typed; beyond it, visitors index and search only inside these")
+    app.add_argument("--host", default="127.0.0.1",
+                     help="the address to listen on (default 127.0.0.1: this computer only). Any address that "
+                          "is not loopback (0.0.0.0 and :: included) needs a password and --library")
+    app.add_argument("--port", type=int, default=int(os.environ.get("VOCALSEARCH_PORT", 7860)))
+    app.add_argument("--password-file", metavar="FILE", default=None,
+                     help=f"a file whose first line is the password visitors give (else ${PASSWORD_VARIABLE}). "
+                          "There is no password option: `ps` would show it")
+    app.add_argument("--user", default=DEFAULT_USER, help=f"the user name visitors give (default {DEFAULT_USER})")
     _common(app, model=False)
     return parser
 
@@ -166,12 +193,20 @@ def run_models(args) -> int:
 
 
 def run_app(args) -> int:
+    from vocalsearch_tf.search.serving import ServingError, check_serving, read_password
+
+    try:  # refused before Gradio and TensorFlow load
+        password = read_password(args.password_file)
+        check_serving(args.host, password, args.library or [], args.user)
+    except ServingError as error:
+        _log(str(error))
+        return 2
     try:
         from vocalsearch_tf.search import app
     except ImportError as error:
         raise SystemExit(f"vocalsearch app needs the `app` extra ({error}): pip install 'vocalsearch_tf[app]'")
     app.serve(library=args.library, host=args.host, port=args.port, index_root=args.index_dir,
-              results_dir=_results_dir(args))
+              results_dir=_results_dir(args), password=password, user=args.user)
     return 0
 
 
