@@ -111,9 +111,9 @@ class SearchPage:
         self.scratch = Path(tempfile.mkdtemp(prefix="vocalsearch-page-"))
         self.cleanups: list[Callable[[], None]] = []
 
-    def check_folder(self, folder: str) -> None:
+    def check_folder(self, folder: str, done: str) -> None:
         if self.rules.restricted:
-            require_inside(folder, self.rules.libraries)
+            require_inside(folder, self.rules.libraries, done)
 
     def check_imitation(self, imitation: str) -> None:
         if self.rules.restricted and not (self.uploads and inside_allowed(imitation, [self.uploads])):
@@ -158,7 +158,7 @@ class SearchPage:
         if not library:
             return "⚠️ Type the path of your library folder first."
         try:
-            self.check_folder(library)
+            self.check_folder(library, "indexed")
             self.check_model(model or "default")
             target = LibraryIndex(library, self.index_root)
             self.check_files(library)
@@ -178,7 +178,7 @@ class SearchPage:
             return "⚠️ Type the path of your library folder first.", empty
         try:
             self.check_imitation(imitation)
-            self.check_folder(library)
+            self.check_folder(library, "searched")
             self.check_model(model or "default")
             target = LibraryIndex(library, self.index_root)
             scorer = resolve(model or "default", self.results_dir, self.index_root, log=lambda m: None)
@@ -293,10 +293,13 @@ def build(page: SearchPage, library: str | None = None) -> gr.Blocks:
         def on_index(folder, name, progress=gr.Progress()):
             return page.index((folder or "").strip(), name, progress)
 
-        search_button.click(on_search, [imitation, library_box, model], [status, hits, count] + outputs)
-        more.click(on_more, [hits, count], [count] + outputs)
-        index_button.click(on_index, [library_box, model], [status])
-        model.change(page.model_note, [model], [model_note])
+        # Gradio writes the public endpoints' descriptions (labels, the library box's value)
+        # into the HTML of its login page: beyond loopback they are private.
+        api = {"api_visibility": "private" if page.rules.restricted else "public"}
+        search_button.click(on_search, [imitation, library_box, model], [status, hits, count] + outputs, **api)
+        more.click(on_more, [hits, count], [count] + outputs, **api)
+        index_button.click(on_index, [library_box, model], [status], **api)
+        model.change(page.model_note, [model], [model_note], **api)
     return demo
 
 

@@ -163,14 +163,15 @@ def inside_allowed(path: str | Path, libraries: Iterable[str | Path]) -> bool:
     return False
 
 
-def require_inside(path: str | Path, libraries: Iterable[str | Path], what: str = "folder") -> None:
-    """OutsideLibrariesError unless `path` resolves inside `libraries`. The message names
-    the path as typed, never where a link leads."""
+def require_inside(path: str | Path, libraries: Iterable[str | Path], done: str = "read") -> None:
+    """OutsideLibrariesError unless `path` resolves inside `libraries`; `done` says what is
+    not done ("indexed", "searched"). The message names the path as typed, never where a
+    link leads."""
     libraries = tuple(libraries)
     if not inside_allowed(path, libraries):
         names = ", ".join(str(library) for library in libraries)
         raise OutsideLibrariesError(
-            f"{path}: this {what} is outside the library folders this page may read ({names}); "
+            f"{path}: outside the library folders this page may read ({names}), so it is not {done}; "
             "`..` and symbolic links that lead out are refused. Type a folder inside one of them.")
 
 
