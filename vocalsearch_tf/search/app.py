@@ -12,6 +12,7 @@ and reads only inside the --library folders (`serving.py` holds the rules).
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import base64
 import html
@@ -37,7 +38,8 @@ from vocalsearch_tf.search.config import SearchError, default_index_root  # noqa
 from vocalsearch_tf.search.index import LibraryIndex, known_libraries, last_library, scan  # noqa: E402
 from vocalsearch_tf.search.models import BUILT_IN, SYNTHETIC_NOTE, available_models, card, default_name, measurement_note, resolve  # noqa: E402
 from vocalsearch_tf.search.serving import (  # noqa: E402
-    DEFAULT_USER, OutsideLibrariesError, Serving, check_serving, inside_allowed, links_leading_out, require_inside)
+    APP_DESCRIPTION, DEFAULT_USER, OutsideLibrariesError, Serving, ServingError, add_serving_arguments, check_serving,
+    inside_allowed, links_leading_out, require_inside, serving_options)
 from vocalsearch_tf.signal.audio import AudioError  # noqa: E402
 
 SLOTS = 20  # results kept per search; the page shows them 5 at a time
@@ -347,10 +349,21 @@ def serve(library: str | Path | Sequence[str | Path] | None = None, host: str = 
 
 
 def main(argv=None) -> int:
-    """`python -m vocalsearch_tf.search.app ...`: the same as `vocalsearch app ...`."""
-    from vocalsearch_tf.search import cli
-
-    return cli.main(["app", *(sys.argv[1:] if argv is None else argv)])
+    """`python -m vocalsearch_tf.search.app ...`: the flags of `vocalsearch app`."""
+    parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.search.app", description=APP_DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_serving_arguments(parser)
+    parser.add_argument("--index-dir", default=None)
+    parser.add_argument("--results-dir", default="results")
+    args = parser.parse_args(argv)
+    try:
+        options = serving_options(args)
+    except ServingError as error:
+        print(error, file=sys.stderr)
+        return 2
+    results = Path(args.results_dir) if Path(args.results_dir).is_dir() else None
+    serve(**options, index_root=args.index_dir, results_dir=results)
+    return 0
 
 
 if __name__ == "__main__":

@@ -22,24 +22,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from vocalsearch_tf.search.serving import DEFAULT_USER, MIN_PASSWORD_LENGTH, PASSWORD_VARIABLE  # noqa: E402
+from vocalsearch_tf.search.serving import APP_DESCRIPTION, add_serving_arguments  # noqa: E402
 
 DEFAULT_RESULTS = "results"
-APP_DESCRIPTION = f"""Serve the search page.
-
-On 127.0.0.1 (or ::1, localhost: this computer only) the page reads any folder typed into it.
-On any other address (0.0.0.0 and :: listen on every interface) other computers reach it, so
-it starts only with:
-  - a password of at least {MIN_PASSWORD_LENGTH} characters: ${PASSWORD_VARIABLE}, or --password-file FILE
-    (its first line); visitors log in with it and the user name --user (default {DEFAULT_USER});
-  - one or more --library DIR: visitors index and search only inside these. A folder typed, or a
-    file played, that resolves outside them (`..`, a symbolic link leading out) is refused, and
-    models are chosen from the list only (no model file paths).
-Without them it refuses to start and says what to pass. The page is plain HTTP: beyond a trusted
-network, put it behind an HTTPS proxy.
-
-  VOCALSEARCH_PASSWORD='...' vocalsearch app --host 0.0.0.0 --library ~/Sounds --library /srv/fx
-"""
 
 
 def _log(message: str) -> None:
@@ -88,17 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(models, model=False)
     app = commands.add_parser("app", help="serve the search page (needs: pip install 'vocalsearch_tf[app]')",
                               description=APP_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    app.add_argument("--library", action="append", metavar="DIR",
-                     help="a library folder (repeat for several; the first is shown first). On 127.0.0.1 any "
-                          "other folder can still be typed; beyond it, visitors index and search only inside these")
-    app.add_argument("--host", default="127.0.0.1",
-                     help="the address to listen on (default 127.0.0.1: this computer only). Any address that "
-                          "is not loopback (0.0.0.0 and :: included) needs a password and --library")
-    app.add_argument("--port", type=int, default=int(os.environ.get("VOCALSEARCH_PORT", 7860)))
-    app.add_argument("--password-file", metavar="FILE", default=None,
-                     help=f"a file whose first line is the password visitors give (else ${PASSWORD_VARIABLE}). "
-                          "There is no password option: `ps` would show it")
-    app.add_argument("--user", default=DEFAULT_USER, help=f"the user name visitors give (default {DEFAULT_USER})")
+    add_serving_arguments(app)
     _common(app, model=False)
     return parser
 
@@ -193,11 +168,10 @@ def run_models(args) -> int:
 
 
 def run_app(args) -> int:
-    from vocalsearch_tf.search.serving import ServingError, check_serving, read_password
+    from vocalsearch_tf.search.serving import ServingError, serving_options
 
     try:  # refused before Gradio and TensorFlow load
-        password = read_password(args.password_file)
-        check_serving(args.host, password, args.library or [], args.user)
+        options = serving_options(args)
     except ServingError as error:
         _log(str(error))
         return 2
@@ -205,8 +179,7 @@ def run_app(args) -> int:
         from vocalsearch_tf.search import app
     except ImportError as error:
         raise SystemExit(f"vocalsearch app needs the `app` extra ({error}): pip install 'vocalsearch_tf[app]'")
-    app.serve(library=args.library, host=args.host, port=args.port, index_root=args.index_dir,
-              results_dir=_results_dir(args), password=password, user=args.user)
+    app.serve(**options, index_root=args.index_dir, results_dir=_results_dir(args))
     return 0
 
 

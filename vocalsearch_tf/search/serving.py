@@ -13,6 +13,7 @@ command-line argument: `ps` shows those to every user of the machine.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import os
 import socket
@@ -25,6 +26,21 @@ from vocalsearch_tf.search.config import SearchError
 PASSWORD_VARIABLE = "VOCALSEARCH_PASSWORD"
 DEFAULT_USER = "vocalsearch"
 MIN_PASSWORD_LENGTH = 8  # the login form has no rate limit: a short password is guessed quickly
+APP_DESCRIPTION = f"""Serve the search page.
+
+On 127.0.0.1 (or ::1, localhost: this computer only) the page reads any folder typed into it.
+On any other address (0.0.0.0 and :: listen on every interface) other computers reach it, so
+it starts only with:
+  - a password of at least {MIN_PASSWORD_LENGTH} characters: ${PASSWORD_VARIABLE}, or --password-file FILE
+    (its first line); visitors log in with it and the user name --user (default {DEFAULT_USER});
+  - one or more --library DIR: visitors index and search only inside these. A folder typed, or a
+    file played, that resolves outside them (`..`, a symbolic link leading out) is refused, and
+    models are chosen from the list only (no model file paths).
+Without them it refuses to start and says what to pass. The page is plain HTTP: beyond a trusted
+network, put it behind an HTTPS proxy.
+
+  VOCALSEARCH_PASSWORD='...' vocalsearch app --host 0.0.0.0 --library ~/Sounds --library /srv/fx
+"""
 
 
 class ServingError(SearchError):
@@ -181,3 +197,28 @@ def links_leading_out(folder: str | Path, relative_files: Iterable[str],
     symbolic links that lead out, which the indexer would otherwise read."""
     libraries = tuple(libraries)
     return [rel for rel in relative_files if not inside_allowed(Path(folder) / rel, libraries)]
+
+
+def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `vocalsearch app` (and `python -m vocalsearch_tf.search.app`) that say
+    where the page listens and who may read what."""
+    parser.add_argument("--library", action="append", metavar="DIR",
+                        help="a library folder (repeat for several; the first is shown first). On 127.0.0.1 any "
+                             "other folder can still be typed; beyond it, visitors index and search only inside these")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to listen on (default 127.0.0.1: this computer only). Any address that "
+                             "is not loopback (0.0.0.0 and :: included) needs a password and --library")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("VOCALSEARCH_PORT", 7860)),
+                        help="the port (default $VOCALSEARCH_PORT or 7860)")
+    parser.add_argument("--password-file", metavar="FILE", default=None,
+                        help=f"a file whose first line is the password visitors give (else ${PASSWORD_VARIABLE}). "
+                             "There is no password option: `ps` would show it")
+    parser.add_argument("--user", default=DEFAULT_USER, help=f"the user name visitors give (default {DEFAULT_USER})")
+
+
+def serving_options(args: argparse.Namespace) -> dict:
+    """`app.serve`'s keyword arguments from those flags, checked (ServingError when the
+    page must not start)."""
+    password = read_password(args.password_file)
+    check_serving(args.host, password, args.library or [], args.user)
+    return {"library": args.library, "host": args.host, "port": args.port, "password": password, "user": args.user}
