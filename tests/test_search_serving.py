@@ -226,3 +226,21 @@ def test_the_page_refuses_to_index_a_folder_with_links_leading_out(page, tree, m
     monkeypatch.setattr(app, "LibraryIndex", lambda folder, root: None)  # the folder check passes; nothing indexed
     text = page.index(str(library), "default")
     assert "1 file(s) are symbolic links that lead outside" in text and "secret link.wav" in text
+
+
+def test_the_page_does_not_play_a_hit_that_leads_outside(page, tree, monkeypatch):
+    """An index built on the server (`vocalsearch index`) may hold a linked file that leads
+    out: the page lists it but neither reads nor plays it."""
+    from vocalsearch_tf.search import app, engine
+
+    library, _ = tree
+    read = []
+    monkeypatch.setattr(engine, "excerpt", lambda path, start: read.append(path) or ([0.0] * 800, 8_000))
+    monkeypatch.setattr(app, "spectrogram_picture", lambda samples, rate: None)
+    monkeypatch.setattr(app, "data_uri", lambda picture: "data:,")
+    hits = [engine.Hit(1, 0.9, str(library / "secret link.wav"), "secret link.wav", 1.0, 0.0),
+            engine.Hit(2, 0.8, str(library / "crow link.wav"), "crow link.wav", 1.0, 0.0)]
+    shown = page._shown(hits)
+    assert read == [str(library / "crow link.wav")]
+    assert shown.excerpts[0] == "" and "leads outside the library folders" in shown.titles[0]
+    assert shown.excerpts[1].endswith("02.wav") and "outside" not in shown.titles[1]
