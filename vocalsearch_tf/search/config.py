@@ -53,6 +53,39 @@ WINDOWS = WindowParams()
 QUERY_LIMITS = QueryLimits()
 
 
+@dataclass(frozen=True)
+class AnnParams:
+    """The approximate index of an embedding model's windows (search/ann.py): FAISS IVF with
+    product quantisation, its shortlist re-scored exactly on the stored vectors. The numbers
+    are the ones benchmarks/ann.py measured (results/benchmarks/ann.json)."""
+
+    # Where the exact scan stops being cheap: it reads every stored vector per query (about
+    # 6 GB/s on 2 cores, so 128 MiB costs ~20 ms, the order of computing the query's own
+    # vector), while the ANN's cost barely grows with the library (~2-4 ms). Below this the
+    # exact scan is kept: nothing to train, nothing approximate, no extra file.
+    min_vector_bytes: int = 128 << 20  # 262 144 windows of 128 floats; 4 660 of IMISOUND's 7 200
+    # The coarse quantizer needs data to train on (~sqrt(windows) lists x 39 points each,
+    # FAISS's minimum): a smaller library keeps the exact scan whatever its vectors' width.
+    min_windows: int = 20_000
+    # windows re-scored exactly per query (at least 8 per requested file): re-scoring 2 000
+    # rows costs ~1 ms, and with fewer the 4-bit codes' coarse order loses true top-10 files
+    shortlist: int = 2_000
+    nprobe: int = 64  # inverted lists visited per query (of ~1 000 at a million windows)
+    lists_per_sqrt_window: float = 1.0  # nlist ~ sqrt(windows), a power of two in [min_lists, max_lists]
+    min_lists: int = 64
+    max_lists: int = 8192
+    dims_per_code: int = 2  # PQ: a 4-bit code (16 centroids) per 2 dimensions, 32 bytes at 128
+    max_coded_dims: int = 256  # wider vectors (IMISOUND: 7200) are reduced by PCA first
+    opq: bool = False  # an OPQ rotation before PQ: measured, it did not pay here (see ann.json)
+    train_sample: int = 100_000  # windows the codebooks are trained on, sampled from the library
+    # Codebooks trained on a library are reused by later generations (codes of unchanged
+    # files are carried over, new windows encoded) until it has grown this many times.
+    retrain_growth: float = 4.0
+    # A search for more files than this ranks the whole library exactly (e.g. an evaluation).
+    max_top: int = 100
+ANN = AnnParams()
+
+
 def default_index_root() -> Path:
     """Where indexes live: $VOCALSEARCH_INDEX_DIR, else $XDG_CACHE_HOME/vocalsearch, else
     ~/.cache/vocalsearch. Never inside a user's library folder."""
@@ -88,3 +121,7 @@ class QueryError(SearchError):
 
 class IndexBusyError(SearchError):
     """Another process is indexing the same library with the same model."""
+
+
+class AnnUnusableWarning(UserWarning):
+    """An approximate index file is missing, truncated or corrupted: searches scan exactly."""

@@ -1,5 +1,9 @@
 """One query: check and load the imitation, score every indexed window of the library,
-keep each sound's best window, fuse the models' likelihoods, return the top sounds."""
+keep each sound's best window, fuse the models' likelihoods, return the top sounds.
+
+A single embedding model whose index has an approximate index (search/ann.py) scores only
+the windows of its shortlist, exactly, and reports its hits' similarities (`scan` "ann");
+every other search scans every window (`scan` "exact")."""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from vocalsearch_tf.search.config import QUERY_LIMITS, QueryError, QueryLimits, SearchError
+from vocalsearch_tf.search import ann
+from vocalsearch_tf.search.config import ANN, QUERY_LIMITS, AnnParams, QueryError, QueryLimits, SearchError
 from vocalsearch_tf.search.index import Index, LibraryIndex, audio_duration
 from vocalsearch_tf.search.scorers import SYNTHETIC_NOTE, Scorer
 from vocalsearch_tf.signal import audio
@@ -85,10 +90,17 @@ class SearchResult:
     hits: list[Hit]
     seconds: float  # the query's time: loading the imitation, the models, ranking
     query_seconds: float  # the imitation's length after trimming silence
+    # "exact": every window scored (scores as the model's likelihoods); "ann": the approximate
+    # index's shortlist scored exactly (scores are the model's similarities)
+    scan: str = "exact"
+    scan_note: str = ""  # why an approximate index that exists was not used
 
     @property
     def note(self) -> str:
-        return f"model {self.model}: {self.model_description}" + (f" — {SYNTHETIC_NOTE}" if self.synthetic else "")
+        note = f"model {self.model}: {self.model_description}" + (f" — {SYNTHETIC_NOTE}" if self.synthetic else "")
+        if self.scan == "ann":
+            note += "; approximate index, shortlist re-ranked exactly (scores: similarities)"
+        return note + (f"\n{self.scan_note}" if self.scan_note else "")
 
     def as_dict(self) -> dict:
         return {**asdict(self), "note": self.note}
@@ -122,16 +134,52 @@ def _aligned(indexes: list[Index]) -> list[np.ndarray]:
     return [np.array([{p: i for i, p in enumerate(ix.paths)}[p] for p in order], np.int64) for ix in indexes]
 
 
+def query_vector(samples: np.ndarray, rate: int, component: Scorer) -> np.ndarray:
+    clip = audio.fix_length(audio.resample(samples, rate, component.imitation_rate), component.imitation_samples)
+    return component.query_vector(clip)
+
+
 def component_scores(samples: np.ndarray, rate: int, scorer: Scorer,
                      indexes: list[Index]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per component of `scorer`: its best window's score per indexed file, and its score per window."""
+    """Per component of `scorer`: its best window's score per indexed file, and its score per
+    window (always the exact scan of every window)."""
     best_per_file, best_windows = [], []
     for component, index in zip(scorer.components, indexes):
-        clip = audio.fix_length(audio.resample(samples, rate, component.imitation_rate), component.imitation_samples)
-        windows = component.window_scores(component.query_vector(clip), index.vectors)
+        windows = component.window_scores(query_vector(samples, rate, component), index.vectors)
         best_windows.append(windows)
         best_per_file.append(index.best_per_file(windows))
     return best_per_file, best_windows
+
+
+def approximate_index(scorer: Scorer, indexes: list[Index], top: int, library: LibraryIndex
+                      ) -> tuple[ann.AnnIndex | None, str]:
+    """The ANN a search of `top` files uses, or None and (when one exists but is unusable) why.
+    Fusions and long rankings scan exactly."""
+    if len(scorer.components) > 1 or top > library.ann_params.max_top:
+        return None, ""
+    return ann.open_ann(indexes[0], library.library)
+
+
+def ranked_by_ann(approximate: ann.AnnIndex, component: Scorer, index: Index, query: np.ndarray,
+                  top: int, params: AnnParams = ANN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(files, exact scores, best window rows), best first, among the ANN's shortlist."""
+    rows = approximate.shortlist(query, max(params.shortlist, 8 * top), params.nprobe)
+    return ann.rank_shortlist(component, index, query, rows, top)
+
+
+def _ann_search(imitation, library, scorer, top, samples, rate, indexes, approximate, start):
+    """The approximate search's result, or None when its shortlist holds fewer than `top` files."""
+    index, component = indexes[0], scorer.components[0]
+    query = query_vector(samples, rate, component)
+    files, scores, windows = ranked_by_ann(approximate, component, index, query, top, library.ann_params)
+    if len(files) < min(top, index.n_files):
+        return None
+    hits = [Hit(rank, float(score), str(library.library / index.paths[file]), index.paths[file],
+                float(index.durations[file]), float(index.window_start[window]))
+            for rank, (file, score, window) in enumerate(zip(files, scores, windows), 1)]
+    return SearchResult(str(imitation), str(library.library), scorer.name, scorer.description, scorer.trained_on,
+                        scorer.synthetic, index.n_files, int(index.vectors.shape[0]), hits,
+                        time.perf_counter() - start, len(samples) / rate, scan="ann")
 
 
 def search(imitation: str | Path, library: LibraryIndex, scorer: Scorer, top: int = 10,
@@ -142,6 +190,12 @@ def search(imitation: str | Path, library: LibraryIndex, scorer: Scorer, top: in
     indexes = indexes or open_indexes(library, scorer)
     start = time.perf_counter()
     samples, rate = load_imitation(imitation, limits)
+    approximate, scan_note = approximate_index(scorer, indexes, top, library)
+    if approximate is not None:
+        result = _ann_search(imitation, library, scorer, top, samples, rate, indexes, approximate, start)
+        if result is not None:
+            return result
+        scan_note = f"the approximate index's shortlist held fewer than {top} sounds: exact scan"
     best_per_file, best_windows = component_scores(samples, rate, scorer, indexes)
     rows = _aligned(indexes)
     fused = scorer.combine([b[r] for b, r in zip(best_per_file, rows)])
@@ -162,7 +216,7 @@ def search(imitation: str | Path, library: LibraryIndex, scorer: Scorer, top: in
                         float(first.window_start[window]), components))
     return SearchResult(str(imitation), str(library.library), scorer.name, scorer.description, scorer.trained_on,
                         scorer.synthetic, len(fused), int(first.vectors.shape[0]), hits, time.perf_counter() - start,
-                        len(samples) / rate)
+                        len(samples) / rate, scan_note=scan_note)
 
 
 def excerpt(path: str | Path, start: float, seconds: float = 4.0) -> tuple[np.ndarray, int]:

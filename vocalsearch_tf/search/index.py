@@ -15,6 +15,8 @@ the library folder):
             file_first_window.npy         int64: each file's first row in the window arrays
             window_start.npy              float32 seconds from the file's start
             vectors.npy                   float32 (windows, dim): the candidate vectors
+            ann.faiss ann.json            an embedding model's approximate index, when the
+                                          library is large (search/ann.py)
 
 A re-run computes only new or changed files (size or modification time differ) and drops
 deleted ones; a model whose weights changed (another fingerprint) re-computes everything.
@@ -39,8 +41,11 @@ import numpy as np
 import soundfile as sf
 
 from vocalsearch_tf import __version__
+from vocalsearch_tf.search import ann
 from vocalsearch_tf.search.config import (
+    ANN,
     AUDIO_SUFFIXES,
+    AnnParams,
     INDEX_FORMAT,
     WINDOWS,
     IndexBusyError,
@@ -218,7 +223,8 @@ def _exclusive(lock_path: Path):
 class LibraryIndex:
     """The indexes of one library folder, one per model, under `index_root`."""
 
-    def __init__(self, library: str | Path, index_root: str | Path | None = None):
+    def __init__(self, library: str | Path, index_root: str | Path | None = None, ann_params: AnnParams = ANN):
+        self.ann_params = ann_params  # when its embedding indexes get an approximate index, and how
         self.library = Path(library).expanduser().resolve()
         self.root = Path(index_root or default_index_root()).expanduser().resolve()
         if not self.library.is_dir():
@@ -357,6 +363,7 @@ class _ComponentUpdate:
         self.pending_rows: dict[str, int] = {}
         self.kept_files: list[str] = []
         self.generations = sorted(p.name for p in self.folder.glob("gen-*"))
+        self.trained_ann: ann.AnnIndex | None = None  # the ANN of this run's last checkpoint
 
     def _compatible(self, meta: dict, report: IndexReport) -> bool:
         if meta.get("format") != INDEX_FORMAT:
@@ -421,10 +428,31 @@ class _ComponentUpdate:
                 row += count
 
         name = write_generation(self.folder, self.library.library, model, self.windows, self.scorer.dim, paths,
-                                sizes, mtimes, durations, starts, counts, fill, report)
+                                sizes, mtimes, durations, starts, counts, fill, report, self._approximate(sources))
         self.generations.append(name)
         self.kept_files = paths
         return int(counts.sum())
+
+    def _approximate(self, sources) -> Callable[[Path], dict | None]:
+        """What writes a generation's ANN (search/ann.py), when its library is large enough:
+        the previous generation's codes carried over, or else the codebooks this run trained
+        at its last checkpoint reused (every window encoded again: cheap beside the model)."""
+        params = self.library.ann_params
+
+        def build(target: Path) -> dict | None:
+            n_windows = sum(count for _, _, count in sources)
+            if not ann.wanted(self.scorer, n_windows, params):
+                return None
+            previous, problem = ann.open_ann(self.old, self.library.library) if self.old is not None else (None, "")
+            if problem:
+                self.report.notes.append(f"{self.scorer.name}: {problem}")
+            carried = _carried_rows(sources, self.old) if previous is not None else None
+            previous = previous or self.trained_ann
+            record = ann.build(target, self.scorer, previous, carried, params)
+            self.trained_ann = ann.AnnIndex(target, record, ann.read(target))
+            self.report.notes.append(f"{self.scorer.name}: {ann.describe(record)}")
+            return record
+        return build
 
     def close(self) -> None:
         if not self.spill.closed:
@@ -445,10 +473,12 @@ def model_record(scorer) -> dict:
 
 def write_generation(folder: Path, library: Path, model: dict, windows: WindowParams, dim: int,
                      paths: list[str], sizes, mtimes, durations, starts: list[np.ndarray], counts: np.ndarray,
-                     fill: Callable[[np.ndarray], None], report: dict | None = None) -> str:
+                     fill: Callable[[np.ndarray], None], report: dict | None = None,
+                     approximate: Callable[[Path], dict | None] | None = None) -> str:
     """Write the next generation of a model's index in `folder` and point CURRENT at it.
     `fill(vectors)` writes the (windows, dim) float32 rows into the new memory map, in file
-    order (`counts[i]` rows for file i, whose window starts are `starts[i]`)."""
+    order (`counts[i]` rows for file i, whose window starts are `starts[i]`);
+    `approximate(generation folder)` then writes its ANN files, if any, and returns their record."""
     numbers = [int(p.name.split("-")[1]) for p in folder.glob("gen-*")]
     name = f"gen-{max(numbers, default=-1) + 1:06d}"
     target = folder / name
@@ -465,14 +495,26 @@ def write_generation(folder: Path, library: Path, model: dict, windows: WindowPa
     np.save(target / "file_mtime.npy", np.asarray(mtimes, np.int64))
     np.save(target / "file_duration.npy", np.asarray(durations, np.float64))
     (target / "paths.json").write_text(json.dumps(paths))
+    ann_record = approximate(target) if approximate is not None else None
     meta = {"format": INDEX_FORMAT, "library": str(library), "model": model, "window": dataclasses.asdict(windows),
             "dim": dim, "files": len(paths), "windows": n_windows, "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "package_version": __version__, **(report or {"unreadable": [], "truncated": []})}
+            "package_version": __version__, **(report or {"unreadable": [], "truncated": []}), "ann": ann_record}
     (target / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     pointer = folder / "CURRENT.part"
     pointer.write_text(name + "\n")
     os.replace(pointer, folder / "CURRENT")
     return name
+
+
+def _carried_rows(sources, old: Index) -> np.ndarray:
+    """For each window row of the `old` generation, its row in the new one (-1: not kept)."""
+    carried = np.full(len(old.window_start), -1, np.int64)
+    row = 0
+    for source, first, count in sources:
+        if source is old.vectors:
+            carried[first:first + count] = np.arange(row, row + count)
+        row += count
+    return carried
 
 
 def _merge_runs(sources):
