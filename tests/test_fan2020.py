@@ -175,6 +175,9 @@ def test_cached_retrieval_agrees_with_naive_pairwise_scores(variant, tmp_path):
     assert cached.shape == naive.shape == (4, 19, 8, 3)
     assert cached == pytest.approx(naive, abs=2e-5)
     assert M.ranking_scores(cached) == pytest.approx(M.ranking_scores(naive), abs=1e-4)
+    # the benchmark's like-for-like naive path: the whole model on in-graph pairs, XLA-compiled
+    compiled = E.compiled_pairwise_probabilities(model, x[:4], x[4:], query_block=3, clips_per_chunk=5)
+    assert compiled == pytest.approx(naive, abs=2e-5)
     model.save(tmp_path / "m.keras")  # the custom layers round-trip through a .keras file
     again = keras.models.load_model(tmp_path / "m.keras")
     assert E.pairwise_probabilities(again, x[:2], x[4:9]) == pytest.approx(naive[:2, :5], abs=1e-6)

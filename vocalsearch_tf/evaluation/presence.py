@@ -165,6 +165,42 @@ def pairwise_probabilities(model: keras.Model, queries: np.ndarray, database: np
     return out.reshape(len(queries), len(database), *out.shape[1:])
 
 
+def compiled_pairwise_probabilities(model: keras.Model, queries: np.ndarray, database: np.ndarray,
+                                    query_block: int = 8, clips_per_chunk: int = 64) -> np.ndarray:
+    """The naive procedure on the cached engine's terms, for a like-for-like benchmark: the
+    whole model on every (query, database clip) pair, the pairs gathered in-graph, one
+    XLA-compiled function per block of `query_block` queries walking the database in
+    chunks, as `PresenceRetriever.probabilities` does. `(queries, database, categories, 3)`."""
+    n = len(database)
+    chunks = -(-n // clips_per_chunk)
+    padded = np.concatenate([database, np.zeros((chunks * clips_per_chunk - n, *database.shape[1:]), np.float32)])
+    chunked = tf.constant(padded.reshape(chunks, clips_per_chunk, *database.shape[1:]))
+    rows = []
+    for i in range(0, len(queries), query_block):
+        block = queries[i:i + query_block]
+        if len(block) < query_block:
+            block = np.concatenate([block, np.zeros((query_block - len(block), *block.shape[1:]), np.float32)])
+        out = _pairs_through_model(model, tf.constant(block), chunked).numpy()
+        rows.append(out[: len(queries) - i, :n])
+    return np.concatenate(rows)
+
+
+@tf.function(jit_compile=True)
+def _pairs_through_model(model, queries, chunked):
+    q = queries.shape[0]
+
+    def chunk(clips):
+        c = clips.shape[0]
+        first = tf.repeat(queries, c, axis=0)  # (q * c, ...): query i against every clip of the chunk
+        second = tf.tile(clips, [q] + [1] * (len(clips.shape) - 1))
+        out = model([first, second], training=False)
+        return tf.reshape(out, [q, c, *out.shape[1:]])
+
+    out = tf.map_fn(chunk, chunked, fn_output_signature=tf.float32, parallel_iterations=1)
+    out = tf.transpose(out, [1, 0, 2, 3, 4])
+    return tf.reshape(out, [q, -1, out.shape[-2], out.shape[-1]])
+
+
 # --- evaluation (5.4) -----------------------------------------------------------------------
 
 def query_groups(labels: np.ndarray) -> dict[str, np.ndarray]:
