@@ -123,5 +123,17 @@ class IndexBusyError(SearchError):
     """Another process is indexing the same library with the same model."""
 
 
+class IndexDamagedError(SearchError):
+    """An index file is missing, truncated or corrupted; indexing the library again rebuilds it."""
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+
+
+class IndexWriteError(SearchError):
+    """The index folder cannot be written: the disk is full, it is read-only, or not permitted."""
+
+
 class AnnUnusableWarning(UserWarning):
     """An approximate index file is missing, truncated or corrupted: searches scan exactly."""

@@ -22,6 +22,9 @@ A re-run computes only new or changed files (size or modification time differ) a
 deleted ones; a model whose weights changed (another fingerprint) re-computes everything.
 A new generation is written beside the current one and CURRENT is switched atomically, so
 a query never sees a half-written index, and an interrupted run keeps what it finished.
+search/storage.py checks a generation's files when it is opened (IndexDamagedError naming a
+damaged one), keeps the work of a killed run for the next, and turns a full or read-only disk
+into an IndexWriteError; search/sounds.py reads the library's files, trusting no header.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import time
 from contextlib import ExitStack, contextmanager
@@ -38,10 +40,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import soundfile as sf
 
 from vocalsearch_tf import __version__
-from vocalsearch_tf.search import ann
+from vocalsearch_tf.search import ann, storage
 from vocalsearch_tf.search.config import (
     ANN,
     AUDIO_SUFFIXES,
@@ -49,23 +50,26 @@ from vocalsearch_tf.search.config import (
     INDEX_FORMAT,
     WINDOWS,
     IndexBusyError,
+    IndexDamagedError,
     LibraryError,
     NotIndexedError,
     StaleIndexError,
     WindowParams,
     default_index_root,
 )
+from vocalsearch_tf.search.sounds import (  # noqa: F401 (imported from here by the engine, the page, benchmarks)
+    FileStat,
+    audio_duration,
+    checked_duration,
+    inside,
+    read_windows,
+    scan,
+    window_starts,
+)
 from vocalsearch_tf.signal import audio
 
 BATCH_WINDOWS = 64  # windows per model call while indexing
 CHECKPOINT_SECONDS = 600.0  # a long indexing run commits what it has this often
-
-
-@dataclass(frozen=True)
-class FileStat:
-    rel: str  # POSIX path relative to the library
-    size: int
-    mtime_ns: int
 
 
 @dataclass
@@ -80,6 +84,7 @@ class IndexReport:
     changed: int = 0
     deleted: int = 0
     unchanged: int = 0
+    resumed: int = 0  # of the added and changed: computed by an interrupted run, taken from its journal
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     truncated: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -89,6 +94,8 @@ class IndexReport:
         lines = [f"{self.library}: {self.files} sounds indexed ({self.windows} windows) with model {self.model}",
                  f"  {self.added} added, {self.changed} changed, {self.deleted} deleted, "
                  f"{self.unchanged} unchanged; {self.seconds:.1f} s"]
+        if self.resumed:
+            lines.append(f"  {self.resumed} of them computed by an interrupted run, not computed again")
         lines += [f"  note: {note}" for note in self.notes]
         if self.truncated:
             lines.append(f"  {len(self.truncated)} long file(s) indexed in part:")
@@ -102,89 +109,17 @@ class IndexReport:
         return {**dataclasses.asdict(self), "library": str(self.library)}
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def scan(library: Path, index_root: Path | None = None) -> list[FileStat]:
-    """Audio files under `library` (by suffix, hidden files and folders left out), sorted."""
-    found = []
-    for folder, dirs, names in os.walk(library):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        here = Path(folder)
-        if index_root is not None and _inside(here, index_root):
-            dirs[:] = []
-            continue
-        for name in names:
-            if name.startswith(".") or Path(name).suffix.lower() not in AUDIO_SUFFIXES:
-                continue
-            path = here / name
-            try:
-                stat = path.stat()
-            except OSError:
-                continue  # vanished or a dangling link; the reader reports nothing to index
-            found.append(FileStat(path.relative_to(library).as_posix(), stat.st_size, stat.st_mtime_ns))
-    return sorted(found, key=lambda f: f.rel)
-
-
-def window_starts(duration: float, params: WindowParams = WINDOWS) -> tuple[np.ndarray, bool]:
-    """Window starts in seconds, the last one aligned to the sound's end; and whether the
-    sound is longer than `max_windows` windows cover (then only its beginning is used)."""
-    if duration <= params.seconds:
-        return np.zeros(1), False
-    count = int(np.floor((duration - params.seconds) / params.hop_seconds + 1e-9)) + 1
-    starts = np.arange(count) * params.hop_seconds
-    if starts[-1] + params.seconds < duration - 1e-6:
-        starts = np.append(starts, duration - params.seconds)
-    truncated = len(starts) > params.max_windows
-    return starts[: params.max_windows], truncated
-
-
-def read_windows(path: Path, starts: np.ndarray, targets: dict[int, int]) -> dict[int, np.ndarray]:
-    """For each target sample rate, `(windows, samples)`: mono float32 clips that begin at
-    `starts` (seconds), resampled and cut or zero-padded to that rate's length."""
-    seconds = max(length / rate for rate, length in targets.items())
-    out = {rate: np.zeros((len(starts), length), np.float32) for rate, length in targets.items()}
-    try:
-        with sf.SoundFile(str(path)) as f:
-            native = f.samplerate
-            for row, start in enumerate(starts):
-                f.seek(min(int(round(start * native)), max(f.frames - 1, 0)))
-                block = f.read(int(np.ceil(seconds * native)) + 1, dtype="float32", always_2d=True)
-                if not np.all(np.isfinite(block)):
-                    raise audio.NonFiniteAudioError(path, "holds NaN or infinite samples")
-                mono = block.mean(axis=1)
-                for rate, length in targets.items():
-                    out[rate][row] = audio.fix_length(audio.resample(mono, native, rate), length)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise audio.AudioDecodeError(path, f"cannot decode as audio ({error})") from error
-    return out
-
-
-def audio_duration(path: Path) -> float:
-    """Seconds, from the header; typed errors for files that are not usable audio."""
-    try:
-        info = sf.info(str(path))
-    except Exception as error:  # libsndfile raises several types for bad headers
-        reason = getattr(error, "error_string", None) or str(error)
-        raise audio.AudioDecodeError(path, f"cannot decode as audio ({reason})") from error
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise audio.EmptyAudioError(path, "contains no samples")
-    return info.frames / info.samplerate
-
-
 class Index:
     """One generation of one model's index, its arrays memory-mapped read-only."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, verify_vectors: bool | None = None):
+        """Checked as storage.open_generation says (IndexDamagedError naming a damaged file)."""
         self.folder = Path(folder)
-        self.meta = json.loads((self.folder / "meta.json").read_text())
-        load = lambda name: np.load(self.folder / f"{name}.npy", mmap_mode="r")  # noqa: E731
-        self.sizes, self.mtimes = load("file_size"), load("file_mtime")
-        self.durations, self.first_window = load("file_duration"), load("file_first_window")
-        self.window_start, self.vectors = load("window_start"), load("vectors")
-        # read now: a concurrent re-index may delete this generation (open maps stay valid)
-        self.paths: list[str] = json.loads((self.folder / "paths.json").read_text())
+        # paths read now: a concurrent re-index may delete this generation (open maps stay valid)
+        self.meta, arrays, self.paths = storage.open_generation(self.folder, verify_vectors)
+        self.sizes, self.mtimes = arrays["file_size"], arrays["file_mtime"]
+        self.durations, self.first_window = arrays["file_duration"], arrays["file_first_window"]
+        self.window_start, self.vectors = arrays["window_start"], arrays["vectors"]
 
     @property
     def n_files(self) -> int:
@@ -230,7 +165,7 @@ class LibraryIndex:
         if not self.library.is_dir():
             raise LibraryError(f"{library}: no such folder" if not self.library.exists()
                                else f"{library}: not a folder (give the folder that holds your sounds)")
-        if _inside(self.root, self.library):
+        if inside(self.root, self.library):
             raise LibraryError(f"the index folder {self.root} is inside the library {self.library}: "
                                "an index must live outside the library (use --index-dir)")
         digest = hashlib.sha1(str(self.library).encode()).hexdigest()[:12]
@@ -239,19 +174,18 @@ class LibraryIndex:
     def model_folder(self, scorer) -> Path:
         return self.folder / _slug(scorer.key, 120)
 
-    def _current(self, scorer) -> Index | None:
-        pointer = self.model_folder(scorer) / "CURRENT"
-        if not pointer.is_file():
-            return None
-        return Index(self.model_folder(scorer) / pointer.read_text().strip())
+    def _current(self, scorer, verify_vectors: bool | None = None) -> Index | None:
+        return storage.open_current(self.model_folder(scorer), lambda generation: Index(generation, verify_vectors))
 
     def indexed_models(self) -> list[dict]:
         """The model records (name, fingerprint, ...) of every index this library has."""
         found = []
         for pointer in sorted(self.folder.glob("*/CURRENT")) if self.folder.is_dir() else []:
-            meta = pointer.parent / pointer.read_text().strip() / "meta.json"
-            if meta.is_file():
-                found.append(json.loads(meta.read_text())["model"])
+            try:
+                found.append(json.loads((pointer.parent / storage.read_pointer(pointer.parent) / "meta.json")
+                                        .read_text())["model"])
+            except (OSError, ValueError, KeyError, TypeError, IndexDamagedError):
+                continue  # damaged, or switched by an indexing run: `open` names the problem
         return found
 
     def open(self, scorer, asked_as: str | None = None) -> Index:
@@ -259,7 +193,11 @@ class LibraryIndex:
         when it was made with other weights."""
         asked_as = asked_as or scorer.name
         command = f"vocalsearch index {self.library} --model {asked_as}"
-        index = self._current(scorer)
+        try:
+            index = self._current(scorer)
+        except IndexDamagedError as error:
+            raise IndexDamagedError(f"the index of {self.library} for model {scorer.name!r} is damaged: {error}. "
+                                    f"Index the library again to rebuild it:\n  {command}", error.path) from None
         if index is None:
             others = [m["name"] for m in self.indexed_models()]
             if not others:
@@ -281,11 +219,20 @@ class LibraryIndex:
             raise LibraryError(f"{self.library}: no audio files here or below "
                                f"(looked for {' '.join(AUDIO_SUFFIXES)})")
         report = IndexReport(self.library, scorer.name)
+        try:
+            self._run(scorer, windows, files, report, progress, checkpoint_seconds)
+            _remember(self.root, self.library)
+        except OSError as error:  # a full disk, a read-only index folder: the last complete index stays
+            raise storage.write_error(error, self.folder, self.library, scorer.name) from error
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def _run(self, scorer, windows, files, report, progress, checkpoint_seconds):
         with ExitStack() as locks:
             for component in scorer.components:  # a fusion shares its components' indexes
                 locks.enter_context(_exclusive(self.folder / f"{_slug(component.key, 120)}.lock"))
             self.folder.mkdir(parents=True, exist_ok=True)
-            (self.folder / "library.json").write_text(json.dumps({"library": str(self.library)}) + "\n")
+            storage.write_atomic(self.folder / "library.json", json.dumps({"library": str(self.library)}) + "\n")
             updates = []
             for component in scorer.components:
                 updates.append(_ComponentUpdate(self, component, windows, files, report))
@@ -299,14 +246,10 @@ class LibraryIndex:
             first = updates[0]
             report.files = len(first.kept_files)
             report.unchanged = len(first.reuse)
-            report.added = sum(1 for rel in first.new if rel not in first.old_rows)
-            report.changed = len(first.new) - report.added
+            report.resumed = len(first.resumed)
+            report.added = sum(1 for rel in [*first.new, *first.resumed] if rel not in first.old_rows)
+            report.changed = len(first.new) + len(first.resumed) - report.added
             report.deleted = len(set(first.old_rows) - set(first.kept_files))  # gone, or now unreadable
-            report.seconds = time.perf_counter() - start
-            for update in updates:
-                update.drop_old_generations()
-        _remember(self.root, self.library)
-        return report
 
     def _compute(self, todo, updates, windows, report, progress, checkpoint_seconds):
         targets: dict[int, int] = {}
@@ -319,6 +262,10 @@ class LibraryIndex:
             path = self.library / file.rel
             try:
                 duration = audio_duration(path)
+                if duration > windows.seconds:  # several windows: is there audio where the last begins?
+                    duration, note = checked_duration(path, duration, windows)
+                    if note:
+                        report.notes.append(f"{file.rel}: {note}")
                 starts, truncated = window_starts(duration, windows)
                 for at in range(0, len(starts), BATCH_WINDOWS):
                     clips = read_windows(path, starts[at:at + BATCH_WINDOWS], targets)
@@ -348,7 +295,11 @@ class _ComponentUpdate:
         self.library, self.scorer, self.windows, self.files = library, scorer, windows, files
         self.folder = library.model_folder(scorer)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.old = library._current(scorer)
+        try:  # every byte it reuses checked, so damage is never carried into the next generation
+            self.old = library._current(scorer, verify_vectors=True)
+        except IndexDamagedError as error:
+            report.notes.append(f"{scorer.name}: the index was damaged ({error}); re-indexing every file")
+            self.old = None
         if self.old is not None and not self._compatible(self.old.meta, report):
             self.old = None
         self.old_rows = {rel: i for i, rel in enumerate(self.old.paths)} if self.old is not None else {}
@@ -356,9 +307,15 @@ class _ComponentUpdate:
                       and int(self.old.sizes[self.old_rows[f.rel]]) == f.size
                       and int(self.old.mtimes[self.old_rows[f.rel]]) == f.mtime_ns}
         self.report = report
-        self.spill_path = self.folder / f"spill-{os.getpid()}.f32"
-        self.spill = open(self.spill_path, "wb")
+        header = {"format": INDEX_FORMAT, "fingerprint": scorer.fingerprint, "dim": scorer.dim,
+                  "window": dataclasses.asdict(windows)}
+        # files an interrupted run computed: rel -> (rows, first row, count, duration, starts)
+        self.resumed, self.leftovers = storage.adopt_spills(
+            self.folder, header, {f.rel: f for f in files if f.rel not in self.reuse}, scorer.dim)
+        self.spill = storage.Spill(self.folder, header)
+        self.spill_path = self.spill.path
         self.spill_rows = 0
+        self.complete = False  # whether the last generation written holds all that was computed
         self.new: dict[str, tuple[int, float, np.ndarray]] = {}  # rel -> (spill row, duration, starts)
         self.pending_rows: dict[str, int] = {}
         self.kept_files: list[str] = []
@@ -379,7 +336,7 @@ class _ComponentUpdate:
         return True
 
     def needs(self, file: FileStat) -> bool:
-        return file.rel not in self.reuse
+        return file.rel not in self.reuse and file.rel not in self.resumed
 
     def write_vectors(self, file: FileStat, vectors: np.ndarray) -> None:
         self.pending_rows.setdefault(file.rel, self.spill_rows)
@@ -389,6 +346,8 @@ class _ComponentUpdate:
     def finish(self, file: FileStat, duration: float, starts: np.ndarray) -> None:
         if file.rel in self.pending_rows:
             self.new[file.rel] = (self.pending_rows.pop(file.rel), duration, starts.astype(np.float32))
+            self.spill.finished(file.rel, file.size, file.mtime_ns, self.new[file.rel][0], duration, starts)
+            self.complete = False
 
     def fail(self, file: FileStat) -> None:
         self.pending_rows.pop(file.rel, None)  # its rows stay in the spill, unused
@@ -412,6 +371,11 @@ class _ComponentUpdate:
                 sources.append((spill, row, len(file_starts)))
                 starts.append(file_starts)
                 durations.append(duration)
+            elif f.rel in self.resumed:
+                rows_of, row, count, duration, file_starts = self.resumed[f.rel]
+                sources.append((rows_of, row, count))
+                starts.append(file_starts)
+                durations.append(duration)
             else:
                 continue
             paths.append(f.rel)
@@ -431,6 +395,7 @@ class _ComponentUpdate:
                                 sizes, mtimes, durations, starts, counts, fill, report, self._approximate(sources))
         self.generations.append(name)
         self.kept_files = paths
+        self.complete = True
         return int(counts.sum())
 
     def _approximate(self, sources) -> Callable[[Path], dict | None]:
@@ -455,9 +420,14 @@ class _ComponentUpdate:
         return build
 
     def close(self) -> None:
-        if not self.spill.closed:
-            self.spill.close()
-        self.spill_path.unlink(missing_ok=True)
+        """Without a generation holding all it computed (a write failed), the run's spill and
+        journal stay for the next run; with one, they go, and so do the spills it took over
+        and the earlier generations (also when the run then stops on an error)."""
+        self.spill.close(keep=not self.complete)
+        if self.complete:
+            for path in self.leftovers:
+                path.unlink(missing_ok=True)
+            self.drop_old_generations()
 
     def drop_old_generations(self) -> None:
         """Earlier generations go; a query that still maps one keeps reading it (POSIX)."""
@@ -483,26 +453,30 @@ def write_generation(folder: Path, library: Path, model: dict, windows: WindowPa
     name = f"gen-{max(numbers, default=-1) + 1:06d}"
     target = folder / name
     target.mkdir(parents=True)
-    n_windows = int(np.sum(counts))
-    vectors = np.lib.format.open_memmap(target / "vectors.npy", "w+", np.float32, (n_windows, dim))
-    fill(vectors)
-    vectors.flush()
-    del vectors
-    np.save(target / "window_start.npy", np.concatenate(starts).astype(np.float32) if len(starts) else np.zeros(0, np.float32))
-    first_window = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else np.zeros(0)
-    np.save(target / "file_first_window.npy", first_window.astype(np.int64))
-    np.save(target / "file_size.npy", np.asarray(sizes, np.int64))
-    np.save(target / "file_mtime.npy", np.asarray(mtimes, np.int64))
-    np.save(target / "file_duration.npy", np.asarray(durations, np.float64))
-    (target / "paths.json").write_text(json.dumps(paths))
-    ann_record = approximate(target) if approximate is not None else None
-    meta = {"format": INDEX_FORMAT, "library": str(library), "model": model, "window": dataclasses.asdict(windows),
-            "dim": dim, "files": len(paths), "windows": n_windows, "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "package_version": __version__, **(report or {"unreadable": [], "truncated": []}), "ann": ann_record}
-    (target / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-    pointer = folder / "CURRENT.part"
-    pointer.write_text(name + "\n")
-    os.replace(pointer, folder / "CURRENT")
+    try:
+        n_windows = int(np.sum(counts))
+        vectors = np.lib.format.open_memmap(target / "vectors.npy", "w+", np.float32, (n_windows, dim))
+        storage.reserve(target / "vectors.npy")
+        fill(vectors)
+        vectors.flush()
+        del vectors
+        np.save(target / "window_start.npy", np.concatenate(starts).astype(np.float32) if len(starts) else np.zeros(0, np.float32))
+        first_window = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else np.zeros(0)
+        np.save(target / "file_first_window.npy", first_window.astype(np.int64))
+        np.save(target / "file_size.npy", np.asarray(sizes, np.int64))
+        np.save(target / "file_mtime.npy", np.asarray(mtimes, np.int64))
+        np.save(target / "file_duration.npy", np.asarray(durations, np.float64))
+        (target / "paths.json").write_text(json.dumps(paths))
+        ann_record = approximate(target) if approximate is not None else None
+        meta = {"format": INDEX_FORMAT, "library": str(library), "model": model, "window": dataclasses.asdict(windows),
+                "dim": dim, "files": len(paths), "windows": n_windows, "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "package_version": __version__, **(report or {"unreadable": [], "truncated": []}), "ann": ann_record,
+                "checksums": storage.checksums(target)}
+        (target / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        storage.write_atomic(folder / "CURRENT", name + "\n")
+    except BaseException:  # a full disk, an interrupt: the half-written generation goes, CURRENT stays
+        shutil.rmtree(target, ignore_errors=True)
+        raise
     return name
 
 
@@ -576,15 +550,15 @@ class _Batch:
 
 def _remember(index_root: Path, library: Path) -> None:
     """The library indexed last: `vocalsearch query` searches it when given no --library."""
-    state = index_root / "state.json"
-    state.write_text(json.dumps({"last_library": str(library)}) + "\n")
+    storage.write_atomic(index_root / "state.json", json.dumps({"last_library": str(library)}) + "\n")
 
 
 def last_library(index_root: str | Path | None = None) -> Path | None:
     state = Path(index_root or default_index_root()).expanduser() / "state.json"
-    if not state.is_file():
+    try:
+        return Path(json.loads(state.read_text())["last_library"])
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or damaged: as if none
         return None
-    return Path(json.loads(state.read_text())["last_library"])
 
 
 def known_libraries(index_root: str | Path | None = None) -> list[Path]:
@@ -592,5 +566,8 @@ def known_libraries(index_root: str | Path | None = None) -> list[Path]:
     root = Path(index_root or default_index_root()).expanduser() / "libraries"
     found = []
     for record in sorted(root.glob("*/library.json")) if root.is_dir() else []:
-        found.append(Path(json.loads(record.read_text())["library"]))
+        try:
+            found.append(Path(json.loads(record.read_text())["library"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
     return found
