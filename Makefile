@@ -106,7 +106,7 @@ nbval: $(VENV)/.installed-test
 	$(PY) -m pytest --nbval-lax -p no:cacheprovider -o addopts= results/$(PROFILE)/$(DATASET)/seed$(SEED)/notebooks
 
 bench: $(VENV)/.installed-test
-	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py benchmarks/presence_retrieval.py benchmarks/augmentation.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py benchmarks/presence_retrieval.py benchmarks/augmentation.py benchmarks/ann.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 # The embedded data alone (the notebooks also make it on first use).
 synthetic: setup

@@ -100,7 +100,7 @@ def write_library(folder: Path, windows: int, space: SoundSpace, scorer, build) 
     rng = space.rng
     durations = np.minimum(rng.lognormal(np.log(3.0), 0.8, int(windows / 1.6) + 1000), 60.0)
     counts = np.array([len(window_starts(d, WINDOWS)[0]) for d in durations], np.int64)
-    keep = int(np.searchsorted(np.cumsum(counts), windows, side="right"))
+    keep = int(np.searchsorted(np.cumsum(counts), windows, side="left")) + 1  # at least `windows`
     durations, counts = durations[:keep], counts[:keep]
     starts = [window_starts(d, WINDOWS)[0] for d in durations]
     file_of_window = np.repeat(np.arange(keep), counts)
@@ -190,13 +190,14 @@ def timings(seconds: list[float]) -> dict:
             "max_ms": 1000 * float(np.max(seconds)), "runs": len(seconds)}
 
 
-def measure_ann(approximate, scorer, index: Index, queries: np.ndarray, truth: np.ndarray, shortlist: int) -> dict:
+def measure_ann(approximate, scorer, index: Index, queries: np.ndarray, truth: np.ndarray, shortlist: int,
+                nprobe: int = ANN.nprobe) -> dict:
     for query in queries[:5]:  # warm-up: page cache of the shortlisted rows, FAISS's buffers
-        approximate.shortlist(query, shortlist)
+        approximate.shortlist(query, shortlist, nprobe)
     seconds, recalls = [], []
     for query, expected in zip(queries, truth):
         start = time.perf_counter()
-        rows = approximate.shortlist(query, shortlist)
+        rows = approximate.shortlist(query, shortlist, nprobe)
         files, _, _ = ann.rank_shortlist(scorer, index, query, rows, TOP)
         seconds.append(time.perf_counter() - start)
         recalls.append(len(set(files.tolist()) & set(expected.tolist())) / TOP)
@@ -254,8 +255,8 @@ def one_library(workdir: Path, windows: int, queries_count: int, exact_runs: int
                  "ann_bytes": folder_bytes(index.folder, (ann.ANN_FILE, ann.ANN_RECORD)),
                  "generation_bytes": sum(p.stat().st_size for p in index.folder.iterdir())},
         "open_ann": {"anon_bytes": opened.growth["anon_bytes"]},
-        "ann": {"nprobe": approximate.nprobe, "shortlist": shortlist,
-                **measure_ann(approximate, scorer, index, queries, truth, shortlist)},
+        "ann": {"nprobe": params.nprobe, "shortlist": shortlist,
+                **measure_ann(approximate, scorer, index, queries, truth, shortlist, params.nprobe)},
         "exact": measure_exact(scorer, index, queries, truth, exact_runs),
     }
     record["speedup"] = record["exact"]["median_ms"] / record["ann"]["median_ms"]
@@ -269,11 +270,9 @@ def sweep(folder: Path, index: Index, approximate, queries: np.ndarray, truth: n
     query_time = []
     for nprobe in (16, 32, 64, 128):
         for shortlist in (500, 1000, 2000, 4000):
-            approximate.nprobe = nprobe
-            row = measure_ann(approximate, scorer, index, queries, truth, shortlist)
+            row = measure_ann(approximate, scorer, index, queries, truth, shortlist, nprobe)
             query_time.append({"nprobe": nprobe, "shortlist": shortlist, **row})
             print(query_time[-1], flush=True)
-    approximate.nprobe = ANN.nprobe
     trained = []
     for changes in ({"dims_per_code": 4}, {"dims_per_code": 1}, {"opq": True},
                     {"lists_per_sqrt_window": 4.0}):
@@ -284,8 +283,8 @@ def sweep(folder: Path, index: Index, approximate, queries: np.ndarray, truth: n
         start = time.perf_counter()
         record = ann.build(target, scorer, params=params)
         seconds = time.perf_counter() - start
-        variant = ann.AnnIndex(target, record, ann._faiss().read_index(str(target / ann.ANN_FILE)), params)
-        row = measure_ann(variant, scorer, index, queries, truth, max(params.shortlist, 8 * TOP))
+        variant = ann.AnnIndex(target, record, ann.read(target))
+        row = measure_ann(variant, scorer, index, queries, truth, max(params.shortlist, 8 * TOP), params.nprobe)
         trained.append({"changes": changes, "factory": record["factory"], "build_seconds": seconds,
                         "ann_bytes": record["bytes"], **row})
         print(trained[-1], flush=True)
