@@ -32,7 +32,7 @@ TORCH := torch==2.13.0
 # Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
 TINYSOUNDFONT := tinysoundfont==0.3.7
 
-.PHONY: setup reproduce test unit-test notebook-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references
+.PHONY: setup reproduce test unit-test notebook-test paper-smoke-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references
 
 setup: $(VENV)/.installed
 
@@ -89,16 +89,21 @@ app: $(VENV)/.installed-app
 default-model: setup
 	$(PY) -m vocalsearch_tf.search.train_default --data-dir "$(DATA_DIR)"
 
-test: unit-test notebook-test
+test: unit-test notebook-test paper-smoke-test
 
 unit-test: $(VENV)/.installed-test
-	$(PY) -m pytest tests -m "not reproduce"
+	$(PY) -m pytest tests -m "not reproduce and not paper_smoke"
 
 # A fresh clone of the committed repository runs `make reproduce PROFILE=ci` three times
 # under papermill: every notebook end to end (checked against reference/ci), then the executed
 # notebooks under `pytest --nbval-lax` (all runs reused), then from scratch (byte-identical tables).
 notebook-test: $(VENV)/.installed-test
 	$(PY) -m pytest tests/test_reproduce.py -m reproduce
+
+# Every notebook at PROFILE=paper, DATASET=vocalsketch on the embedded sets, under the smoke
+# switch (VOCALSEARCH_SMOKE_STEPS, see config.py): paper's branches run, its numbers do not.
+paper-smoke-test: $(VENV)/.installed-test
+	$(PY) -m pytest tests/test_paper_smoke.py -m paper_smoke
 
 # After `make reproduce`: its executed notebooks again under nbval (cells that raise fail;
 # finished runs are reused, so this is quick).

@@ -231,11 +231,21 @@ class Profile:
     coarse_folds: int = 10  # folds trained and tested, of the protocol's 10 (the first ones)
     coarse_max_epochs: int | None = None  # cap on IMINET's early-stopped training per fold; None = no cap
     coarse_tl_epochs: int = 30  # TL-IMINET epochs per fold (TASLP V-D: 30)
+    # Today's dual encoder (notebook 10, `experiments/field_today.py`), from aisfx's weights and
+    # from random initialisation alike: trainings per system (None = n_runs), the cap of its
+    # early-stopped fit (Greif et al.: 15 epochs), and the first conv blocks of each tower left
+    # frozen (Greif et al.: none). `coarse_dual_encoder`: train them on notebook 09's folds too.
+    dual_encoder_runs: int | None = None
+    dual_encoder_epochs: int = 15
+    dual_encoder_frozen_blocks: int = 0
+    coarse_dual_encoder: bool = True
 
 
 CI_VOCALSKETCH = {"acoustic instruments": 4, "commercial synthesizers": 4,
                   "everyday sounds": 8, "single synthesizer": 4}
 
+# (`VOCALSEARCH_SMOKE_STEPS`, below `get_profile`, runs any of them with every fit cut to a few
+# batches: `make test` runs `paper` so.)
 # `quick` is sized for `make reproduce` in 30 min on a 2-core CPU: TL-IMINET's imitation
 # tower costs ~40 s an epoch there (1680 pairs), so its runs and epochs are cut hardest;
 # augmented IMINET runs ~2 min each, 2 per configuration of at most 25 epochs. `paper` is
@@ -247,7 +257,8 @@ PROFILES: dict[str, Profile] = {
                   language_id_learning_rate=1e-4, sonyc_ust_clips=(24, 8),
                   esc50_clips_per_class=4, esc50_seconds=2.0, manocha_clips_per_class=4,
                   manocha_max_epochs=3, manocha_margins=(30.0,),
-                  coarse_folds=1, coarse_max_epochs=1, coarse_tl_epochs=1),
+                  coarse_folds=1, coarse_max_epochs=1, coarse_tl_epochs=1,
+                  dual_encoder_runs=1, dual_encoder_epochs=1, dual_encoder_frozen_blocks=3),
     "quick": Profile("quick", n_runs=2, max_epochs=25, speech_clips_per_language=100,
                      urban_clips_per_class=40, urban_folds=4, pretrain_max_epochs=15, tl_epochs=3, tl_runs=1, tl_ablation=False,
                      imisound_epochs=8, language_id_learning_rate=1e-4, sonyc_ust_clips=(240, 60),
@@ -255,7 +266,14 @@ PROFILES: dict[str, Profile] = {
                      manocha_max_epochs=25, manocha_margins=(30.0,),
                      # 80 references (8 per test fold), 1 of 10 folds: notebook 09 in ~2 min
                      vimsketch_sounds={c: 20 for c in CI_VOCALSKETCH}, coarse_folds=1,
-                     coarse_max_epochs=5, coarse_tl_epochs=1),
+                     coarse_max_epochs=5, coarse_tl_epochs=1,
+                     # notebook 10 within 8 min on 2 cores. Measured there (load 2-3): a step of 32
+                     # pairs costs 2.6 s with the first 3 blocks frozen, 5.2 s with 2; an epoch of
+                     # 840 pairs with its 360 validation pairs ~1.5 min; embedding the 1320 test
+                     # clips ~40 s per system. So one epoch, and the coarse fold's dual encoders are
+                     # left to `ci` and `paper`
+                     dual_encoder_runs=1, dual_encoder_epochs=1, dual_encoder_frozen_blocks=3,
+                     coarse_dual_encoder=False),
     "paper": Profile("paper", n_runs=10, max_epochs=None, speech_clips_per_language=8000,
                      urban_clips_per_class=873, pretrain_max_epochs=None, tl_epochs=30,
                      sonyc_ust_clips=(2351, 443), esc50_clips_per_class=40, esc50_seconds=5.0,
@@ -264,12 +282,72 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """The named profile; without a name, $VOCALSEARCH_PROFILE or 'quick'."""
+    """The named profile; without a name, $VOCALSEARCH_PROFILE or 'quick'. Under the smoke
+    switch with $VOCALSEARCH_SMOKE_RUNS, its repetition counts are capped (`smoke_runs`)."""
     name = name or os.environ.get("VOCALSEARCH_PROFILE", "quick")
     try:
-        return PROFILES[name]
+        profile = PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+    if smoke_runs():
+        profile = dataclasses.replace(profile, **{field: min(getattr(profile, field), smoke_runs())
+                                                  for field in repetition_fields(profile)})
+    return profile
+
+
+# The smoke switch: `VOCALSEARCH_SMOKE_STEPS=N` runs a profile's code paths, not its numbers.
+# Every fit (Keras fits, the written-out loops, pretraining, IMISOUND's auto-encoder, Manocha's
+# and Fan's fits, the visualisation's gradient ascent and Griffin-Lim) then takes at most N
+# batches (steps) per epoch, each of at most SMOKE_BATCH_SIZE examples, for at most SMOKE_EPOCHS
+# epochs; validation sets are cut the same way. Every other setting keeps the profile's value
+# (runs, recipe objects, learning rates, folds, margins, partners, pair order).
+# The embedded data is generated at `ci`'s sizes, in `ci`'s own folder (the same files a `ci`
+# run makes), and results go to `results/<profile>-smoke/` and `figures/<profile>-smoke/`;
+# run fingerprints carry N, so a smoke run is never reused by a real one or the other way round.
+# `VOCALSEARCH_SMOKE_RUNS=R` (read only under the switch) also caps every repetition count of
+# the profile (`repetition_fields`: runs per configuration, folds) at R: `make test` sets R = 2
+# to fit its time budget, which still runs every multi-run and multi-fold branch.
+SMOKE_STEPS_VARIABLE = "VOCALSEARCH_SMOKE_STEPS"
+SMOKE_RUNS_VARIABLE = "VOCALSEARCH_SMOKE_RUNS"
+SMOKE_EPOCHS = 2  # two, so the code that picks a best epoch has a choice to make
+SMOKE_BATCH_SIZE = 16  # a batch's compute, not its count, is what a smoke fit of big towers spends
+SMOKE_DATA_PROFILE = "ci"
+
+
+def _environment_count(variable: str) -> int | None:
+    value = os.environ.get(variable, "").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"${variable}={value!r}: give a whole number, or 0 to turn it off")
+    return int(value) or None
+
+
+def smoke_steps() -> int | None:
+    """N of $VOCALSEARCH_SMOKE_STEPS, or None when the switch is off (unset, empty or 0)."""
+    return _environment_count(SMOKE_STEPS_VARIABLE)
+
+
+def smoke_runs() -> int | None:
+    """R of $VOCALSEARCH_SMOKE_RUNS under the smoke switch, else None (no cap)."""
+    return _environment_count(SMOKE_RUNS_VARIABLE) if smoke_steps() else None
+
+
+def repetition_fields(profile: Profile) -> list[str]:
+    """The profile's counts of repeated trainings: runs per configuration (`n_runs`, `*_runs`)
+    and folds trained (`*_folds`). A None among them means "as `n_runs`" and stays None."""
+    return [f.name for f in dataclasses.fields(profile)
+            if f.name.endswith(("_runs", "_folds")) and getattr(profile, f.name) is not None]
+
+
+def results_folder(profile: str) -> str:
+    """The folder of a profile's results and figures (`results/<this>/<dataset>/seed<seed>`):
+    the profile's name, with `-smoke` under the smoke switch."""
+    return f"{profile}-smoke" if smoke_steps() else profile
+
+
+def embedded_data_profile(profile: Profile) -> Profile:
+    """The profile whose sizes (and folder) the embedded data is generated at: `profile`, or
+    under the smoke switch `ci` (`paper`'s sizes would take hours to generate)."""
+    return PROFILES[SMOKE_DATA_PROFILE] if smoke_steps() else profile
 
 
 def as_dict(params) -> dict:
@@ -309,6 +387,45 @@ class AisfxLogMelParams:
     @property
     def shape(self) -> tuple[int, int]:
         return (self.n_mels, self.n_frames)
+
+
+@dataclass(frozen=True)
+class NTXentParams:
+    """The contrastive loss of Greif, Schmid, Primus & Widmer, "Improving query-by-vocal imitation
+    with contrastive learning and audio pretraining" (DCASE 2024 workshop; code Jonathan-Greif/QBV),
+    `training.contrastive.nt_xent`. Read from their code, `helpers/utils.py` class `NTXent`, used
+    as `NTXent()` by `ex_qbv.py --criterion nt_xent` (the default):
+
+    - one direction, imitation -> reference: each imitation's cosine similarities to the batch's
+      references, over the temperature, in a softmax over the references (not symmetric: no
+      reference -> imitation term);
+    - "adapted": a batch's other pairs whose reference is the same sound (their `labels`, the
+      reference's concept) are left out of the denominator, not counted as negatives;
+    - the loss is the mean over the batch's imitations.
+    The QVIM 2025 baseline (qvim-aes/qvim-baseline `ex_qvim.py`, "based on" Greif et al.) is the
+    same one-directional loss with tau 0.07 but keeps same-reference pairs as negatives
+    (`exclude_same_reference=False`).
+    """
+
+    # QBV helpers/utils.py: NTXent(temperature=0.07), fixed; the QVIM baseline's --initial_tau 0.07,
+    # not trained unless --tau_trainable
+    temperature: float = 0.07
+    exclude_same_reference: bool = True
+
+
+NT_XENT = NTXentParams()
+
+# The embedded data's augmentation (EMBEDDED_AUGMENTATION, `augment.augment`) on aisfx's log-mel
+# (`augment.augment_aisfx`). Frame counts are rescaled from the CQT's 26.25 ms hop to aisfx's
+# 23.2 ms (1024 / 44 100), so every draw lasts as many seconds as before: delays up to 34 frames
+# (0.79 s), advances 9, reverb decay 2.3-17 frames, tails 27. A shift of the 96 HTK mel bands is
+# no fixed musical interval: a band is ~36 Hz wide at 300 Hz and ~96 Hz at 2 kHz, so 2 bands
+# is ~4 semitones at 300 Hz and ~1.6 at 2 kHz, near the CQT's 3 semitones where voices put
+# their pitch. The noise tilt keeps 12 bands an octave: the bands average ~11 an octave from 100 Hz
+# to 10 kHz, and with 'unit_sum' bands (a mean of the power under each) a tilt of 0 is white noise.
+AISFX_AUGMENTATION = dataclasses.replace(
+    EMBEDDED_AUGMENTATION, max_pitch_shift=2, max_delay_frames=34, max_advance_frames=9,
+    reverb_frames=(2.3, 17.0), reverb_length=27)
 
 
 # --- Fan et al. 2020 (notebook 08): the fit recipe of 5.3 and how much of the paper each profile runs

@@ -5,7 +5,8 @@ does not need the other's results.
     python -m vocalsearch_tf.reproduce --only 03 05   # some notebooks (their inputs must exist)
     python -m vocalsearch_tf.reproduce --jobs 1       # one at a time, in order
 
-Executed copies land in `results/<profile>/<dataset>/seed<seed>/notebooks/`. Each notebook
+Executed copies land in `results/<profile>/<dataset>/seed<seed>/notebooks/` (with the smoke
+switch $VOCALSEARCH_SMOKE_STEPS, `results/<profile>-smoke/...`: see `config.py`). Each notebook
 reuses the finished runs whose fingerprints still match, so a second call is fast. The
 wall time of every notebook is printed at the end, also when one fails.
 
@@ -25,6 +26,8 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
+from vocalsearch_tf.config import SMOKE_STEPS_VARIABLE, results_folder, smoke_steps
+
 NOTEBOOKS_DIR = Path("notebooks")
 
 # The notebooks whose saved results each notebook reads (00 writes the split and makes
@@ -40,6 +43,7 @@ NEEDS = {
     "07": ("00",),  # Manocha 2018
     "08": ("02",),  # Fan 2020 on the urban-sound tower
     "09": ("01", "02"),  # VimSketch: IMINET and TL-IMINET per fold
+    "10": ("05", "09"),  # dual encoders beside Table I's and the coarse folds' systems
 }
 
 
@@ -77,13 +81,15 @@ def run_all(profile: str, dataset: str, data_dir: str, seed: int, parameters: di
     After a failure no further notebook starts; the running ones finish (their runs are
     saved), the timings so far are printed, and the first failure is raised."""
     root = Path.cwd()
-    executed = root / results_dir / profile / dataset / f"seed{seed}" / "notebooks"
+    executed = root / results_dir / results_folder(profile) / dataset / f"seed{seed}" / "notebooks"
     executed.mkdir(parents=True, exist_ok=True)
     params = {"PROFILE": profile, "DATASET": dataset, "DATA_DIR": str(Path(data_dir).resolve()), "SEED": seed,
               "RESULTS_DIR": str((root / results_dir).resolve()), "FIGURES_DIR": str((root / figures_dir).resolve()),
               **parameters}
     paths = {p.name[:2]: p for p in notebooks(only, root / NOTEBOOKS_DIR)}
     names = list(paths)
+    smoke = (f", smoke run: ${SMOKE_STEPS_VARIABLE}={smoke_steps()}, every fit cut short, results are not "
+             f"results" if smoke_steps() else "")
     if jobs > 1:
         # each notebook's TensorFlow would otherwise take a whole GPU's memory for itself
         os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
@@ -99,7 +105,7 @@ def run_all(profile: str, dataset: str, data_dir: str, seed: int, parameters: di
                 ready = [] if failures else schedule(names, done, set(started) - done)
                 for name in ready[:jobs - len(futures)]:
                     notebook = paths[name]
-                    print(f"== {notebook.name} (profile {profile}, dataset {dataset}, seed {seed})", flush=True)
+                    print(f"== {notebook.name} (profile {profile}, dataset {dataset}, seed {seed}{smoke})", flush=True)
                     started[name] = time.perf_counter()
                     futures[pool.submit(_execute, notebook, executed / notebook.name, params, root / NOTEBOOKS_DIR,
                                         jobs == 1 and sys.stderr.isatty())] = name
@@ -143,13 +149,16 @@ def main(argv=None) -> int:
     parser.add_argument("--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="another notebook parameter, e.g. --param VOXFORGE_DIR data/voxforge")
     parser.add_argument("--only", nargs="+", help="notebook numbers or names to run (default: all)")
+    parser.add_argument("--results-dir", default="results", help="where results go (default results/)")
+    parser.add_argument("--figures-dir", default="figures", help="where figures go (default figures/)")
     parser.add_argument("--jobs", type=int, default=2,
                         help="notebooks run at once, where one does not need the other (default 2; 1: in order)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     try:
-        run_all(args.profile, args.dataset, args.data_dir, args.seed, dict(args.param), args.only, jobs=args.jobs)
+        run_all(args.profile, args.dataset, args.data_dir, args.seed, dict(args.param), args.only,
+                args.results_dir, args.figures_dir, jobs=args.jobs)
     except Exception as error:  # the notebook and its error, as papermill names the failing cell
         print(f"\nmake reproduce failed: {error}", file=sys.stderr)
         return 1

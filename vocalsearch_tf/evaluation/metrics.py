@@ -180,6 +180,30 @@ def ndcg(ranks, k: int | None = None) -> float:
     return float(np.mean(gain))
 
 
+def ndcg_per_query(scores: np.ndarray, relevant: np.ndarray, k: int | None = None) -> np.ndarray:
+    """NDCG of each query when several candidates are relevant (`relevant`: `(queries,
+    candidates)` booleans), in the order of `ranked_relevance` (ties pessimistic).
+
+    Binary gain (1 for a relevant candidate: `rel` and `2**rel - 1` agree), discount
+    1 / log2(1 + rank) with 1-based ranks, summed over the top `k` (None: the whole list);
+    the ideal DCG puts the query's min(R, k) relevant candidates first. Without ties it is
+    scikit-learn's `ndcg_score` per query. NaN for a query with no relevant candidate."""
+    ranked = ranked_relevance(scores, relevant).astype(float)
+    depth = ranked.shape[1] if k is None else min(k, ranked.shape[1])
+    discount = 1.0 / np.log2(2.0 + np.arange(depth))
+    dcg = ranked[:, :depth] @ discount
+    ideal = np.concatenate([[0.0], np.cumsum(discount)])[np.minimum(ranked.sum(axis=1).astype(int), depth)]
+    return np.divide(dcg, ideal, out=np.full(len(ranked), np.nan), where=ideal > 0)
+
+
+def chance_ndcg(n_candidates: int, n_relevant: int) -> float:
+    """Expected `ndcg_per_query` over the whole list for a uniformly random ranking of
+    n candidates of which n_relevant are relevant: each relevant candidate is equally likely
+    at every rank, so E[DCG] = n_relevant / n * sum of the discounts."""
+    discount = 1.0 / np.log2(2.0 + np.arange(n_candidates))
+    return float(n_relevant / n_candidates * discount.sum() / discount[:n_relevant].sum())
+
+
 RANKING_KS = (1, 5, 10)
 
 

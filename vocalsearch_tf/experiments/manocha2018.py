@@ -225,14 +225,8 @@ def data_roots(dataset: str, data_dir, esc50_dir, urbansound8k_dir, profile, see
     on first use under `data_dir/synthetic/<profile>/seed<seed>`). `esc50`, and `vocalsketch`
     (what `make reproduce DATASET=vocalsketch` passes every notebook: the real-data run):
     the real data sets in `esc50_dir` and `urbansound8k_dir`."""
-    from vocalsearch_tf.config import get_profile
-
-    profile = get_profile(profile) if isinstance(profile, str) else profile
     if dataset == "synthetic":
-        from vocalsearch_tf.datasets.synthetic import make_synthetic
-
-        dest = runs.synthetic_dir(data_dir, profile, seed)
-        make_synthetic(profile, dest, seed=seed, sets=["esc50", "urbansound8k"])
+        dest = runs.embedded_data(data_dir, profile, seed, ["esc50", "urbansound8k"])
         return dest / "esc50", dest / "urbansound8k"
     if dataset in ("esc50", "vocalsketch"):
         return Path(esc50_dir), Path(urbansound8k_dir)

@@ -136,7 +136,7 @@ def load_data(dataset: str, data_dir: str | Path, profile, seed: int, vimsketch_
     `<data_dir>/synthetic/<profile>/seed<seed>/vimsketch` and reads it; 'vimsketch' (and
     'vocalsketch', the real-data run of the whole suite) reads `vimsketch_dir`;
     'vocal_imitation_set' reads `vocal_imitation_set_dir`."""
-    from vocalsearch_tf.config import get_profile
+    from vocalsearch_tf.config import embedded_data_profile, get_profile
     from vocalsearch_tf.datasets.vimsketch import load_vimsketch
     from vocalsearch_tf.datasets.vocal_imitation_set import load_vocal_imitation_set
 
@@ -144,9 +144,9 @@ def load_data(dataset: str, data_dir: str | Path, profile, seed: int, vimsketch_
     if dataset == "synthetic":
         from vocalsearch_tf.datasets.synthetic import vimsketch as embedded
 
-        dest = runs.synthetic_dir(data_dir, profile, seed) / "vimsketch"
-        embedded.write(dest, runs.vocalsketch_root("synthetic", data_dir, profile, seed), profile.vimsketch_sounds, seed)
-        return load_vimsketch(dest), DATASETS[dataset]
+        root = runs.embedded_data(data_dir, profile, seed, ["vocalsketch"])
+        embedded.write(root / "vimsketch", root / "vocalsketch", embedded_data_profile(profile).vimsketch_sounds, seed)
+        return load_vimsketch(root / "vimsketch"), DATASETS[dataset]
     if dataset in ("vimsketch", "vocalsketch"):
         return load_vimsketch(vimsketch_dir), DATASETS[dataset]
     if dataset == "vocal_imitation_set":

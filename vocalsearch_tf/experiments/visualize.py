@@ -14,6 +14,7 @@ eq. 1-2) from a random start. Choices where the papers are silent:
 - Fig. 9's FC1 neurons are the ones "the rest can be well represented by" (ICASSP 4.3):
   the neurons nearest the centres of a k-means clustering of FC1's weight columns;
 - Adam, learning rate 0.05, a fixed number of steps.
+Under the smoke switch (`config.smoke_steps`) the ascent and Griffin-Lim take at most its N steps.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import tensorflow as tf
 
 from vocalsearch_tf.config import ConstantQParams, LogMelParams
 from vocalsearch_tf.training import runs
+from vocalsearch_tf.training.recipes import capped_steps
 
 LEAKY_SLOPE = 0.3
 PENALTY = 0.1
@@ -135,7 +137,7 @@ def maximise(model: keras.Model, output: str, units: list[int], towers: list[str
     remapping = tf.config.optimizer.get_experimental_options().get("remapping")
     tf.config.optimizer.set_experimental_options({"remapping": False})
     try:
-        for _ in range(steps):
+        for _ in range(capped_steps(steps)):
             step()
     finally:
         tf.config.optimizer.set_experimental_options({"remapping": True if remapping is None else remapping})
@@ -183,7 +185,7 @@ def sonify_mel(pattern: np.ndarray, params: LogMelParams, n_iter: int = 64, seed
     power = _relative_exp(pattern, floor=np.log(params.log_offset))
     magnitude = librosa.feature.inverse.mel_to_stft(power, sr=params.sample_rate, n_fft=params.n_fft,
                                                     power=2.0, fmin=params.fmin, fmax=params.fmax)
-    audio = librosa.griffinlim(magnitude, n_iter=n_iter, hop_length=params.hop_length,
+    audio = librosa.griffinlim(magnitude, n_iter=capped_steps(n_iter), hop_length=params.hop_length,
                                win_length=params.win_length, n_fft=params.n_fft, window="hann",
                                center=True, pad_mode="constant", random_state=seed)
     return _normalise(audio)
@@ -194,7 +196,7 @@ def sonify_cqt(pattern: np.ndarray, params: ConstantQParams, n_iter: int = 32, s
     magnitude = _relative_exp(pattern, floor=np.log(params.log_offset))
     audio = librosa.griffinlim_cqt(magnitude, sr=params.sample_rate, hop_length=params.hop_length,
                                    fmin=params.fmin, bins_per_octave=params.bins_per_octave,
-                                   n_iter=n_iter, random_state=seed)
+                                   n_iter=capped_steps(n_iter), random_state=seed)
     return _normalise(audio)
 
 

@@ -16,7 +16,9 @@ or a path to one; an IMISOUND `.npz` written by `save_imisound`; fusion `A+B[+C]
 product of likelihoods (TASLP eq. 2-5) unless every part carries a fitted weight; for three
 IMINET runs of one seed, `.../iminet/fusion_NN` is tied+untied+partial (eq. 2); the Manocha et
 al. 2018 embedding (a saved N_R tower, `tower_NN.keras`), by `_manocha_scorer`, which needs
-only its saved file, the `LogFrequency` front-end and its settings. Further systems plug in
+only its saved file, the `LogFrequency` front-end and its settings; a dual encoder of notebook 10
+(`model_NN.keras` under `field_today/`), by `_dual_encoder_scorer`: its imitation tower for the
+query, its reference tower for each window, cosine. Further systems plug in
 through `EXTENSION_MODULES`: a module there that defines
 `search_scorer(model: keras.Model, *, name: str, key: str, fingerprint: str) -> Scorer | None`
 is asked about every `.keras` file no built-in adapter takes (returning None when the model
@@ -139,7 +141,7 @@ def load_keras_scorer(path: Path, name: str | None = None, description: str | No
                           trained_on if trained_on is not None else _trained_on_from_path(path),
                           synthetic=("synthetic" in path.parts) if trained_on is None else "synthetic" in trained_on)
     key = key or _path_key("keras", path)
-    for adapter in [_manocha_scorer] + [module.search_scorer for module in extensions()]:
+    for adapter in [_manocha_scorer, _dual_encoder_scorer] + [module.search_scorer for module in extensions()]:
         scorer = adapter(model, name=name, key=key, fingerprint=fingerprint)
         if scorer is not None:
             if not scorer.trained_on:  # where it was saved says what it learnt from
@@ -173,6 +175,32 @@ def _manocha_scorer(model, *, name: str, key: str, fingerprint: str) -> Scorer |
                                        "classes, not imitations)",
                            imitation_rate=rate, imitation_samples=samples, recording_rate=rate,
                            recording_samples=samples, dim=int(model.outputs[0].shape[-1]), metric="euclidean")
+
+
+def _dual_encoder_scorer(model, *, name: str, key: str, fingerprint: str) -> Scorer | None:
+    """A dual encoder (`models.dual_encoder`, notebook 10): the imitation tower embeds the query,
+    the reference tower each window, both on aisfx's log-mel of the clip's first 2.32 s at
+    44.1 kHz; unit embeddings compared by cosine."""
+    if not model.name.startswith("dual_encoder"):
+        return None
+    from vocalsearch_tf.models.aisfx import AISFX, AisfxLogMel
+    from vocalsearch_tf.models.dual_encoder import SIDES, tower
+
+    names = {layer.name for layer in model.layers}
+    if not {f"{side}_tower" for side in SIDES} <= names:
+        raise ModelLoadError(f"{name}: a dual encoder ({model.name}) without the towers {', '.join(SIDES)}")
+    front = AisfxLogMel(AISFX.front_end)
+
+    def encoder(side: str):
+        encode = tower(model, side)
+        return lambda waveforms: np.asarray(encode(front(waveforms), training=False))
+
+    rate, samples = AISFX.front_end.sample_rate, AISFX.front_end.clip_samples
+    source = "aisfx's weights" if model.name.endswith("aisfx") else "random initialisation"
+    return EmbeddingScorer(encoder("imitation"), encoder("reference"), name=name, key=key, fingerprint=fingerprint,
+                           description=f"dual encoder ({model.name}: aisfx towers from {source}, NT-Xent; cosine)",
+                           imitation_rate=rate, imitation_samples=samples, recording_rate=rate,
+                           recording_samples=samples, dim=int(model.output.shape[-1]) // 2, metric="cosine")
 
 
 def _trained_on_from_path(path: Path) -> str:
@@ -217,7 +245,8 @@ def discover(results_dir: Path | None) -> list[ModelEntry]:
     for path in files:
         rel = path.relative_to(results_dir).with_suffix("")
         kind = ("TL-IMINET" if "tl_iminet" in rel.parts else "IMINET" if "iminet" in rel.parts
-                else "Manocha 2018" if any("manocha" in part for part in rel.parts) else "model")
+                else "Manocha 2018" if any("manocha" in part for part in rel.parts)
+                else "dual encoder" if rel.parent.name.startswith("dual_encoder") else "model")
         entries.append(ModelEntry(rel.as_posix(), str(path), f"{kind} {rel.parent.name}, {rel.name}",
                                   "synthetic" in rel.parts))
     for folder in sorted({p.parent.parent for p in files if p.parent.parent.name == "iminet"}):

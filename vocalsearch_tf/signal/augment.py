@@ -13,7 +13,8 @@ its own draw:
 - reverberation: the power spectrogram smeared by an exponential decay over frames;
 - noise: a pink-ish floor at a random signal-to-noise ratio, with chi-squared jitter.
 
-Draws are stateless, seeded per batch, so a training run is repeatable.
+Draws are stateless, seeded per batch, so a training run is repeatable. `augment_aisfx` applies
+the same operations to the aisfx encoder's normalised log-mel (`models.aisfx.AisfxLogMel`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import math
 
 import tensorflow as tf
 
-from vocalsearch_tf.config import AugmentationParams
+from vocalsearch_tf.config import AisfxLogMelParams, AugmentationParams
 
 
 def _uniform(seed, shape, low, high):
@@ -150,3 +151,17 @@ def augment(x, seed, params: AugmentationParams, log_offset: float):
         noise_level = signal * 10.0 ** (-snr_db / 10.0) * _chance(sub(11), batch, params.p_noise)
         power = power + noise_level[:, tf.newaxis, tf.newaxis, tf.newaxis] * shape * jitter
     return tf.math.log(tf.sqrt(power) + log_offset)
+
+
+def augment_aisfx(x, seed, params: AugmentationParams, front_end: AisfxLogMelParams):
+    """`augment` on a batch of aisfx log-mel blocks, s = log10(1 + c * power) / m, shape (batch,
+    bands, frames, 1): turned into log magnitude, augmented, and turned back. The magnitude
+    floor 1 / sqrt(c) puts log(magnitude + floor) at aisfx's own knee (power 1 / c); the
+    two conversions are inverses, so with every draw switched off the input comes back (to rounding)."""
+    floor = 1.0 / math.sqrt(front_end.log_scale)
+    to_natural_log = front_end.norm_max * math.log(10.0)  # s * this = ln(1 + c * power)
+    power = tf.math.expm1(tf.cast(x, tf.float32) * to_natural_log) / front_end.log_scale
+    log_magnitude = tf.math.log(tf.sqrt(tf.maximum(power, 0.0)) + floor)
+    augmented = augment(log_magnitude, seed, params, floor)
+    power = tf.square(tf.maximum(tf.exp(augmented) - floor, 0.0))
+    return tf.math.log1p(front_end.log_scale * power) / to_natural_log

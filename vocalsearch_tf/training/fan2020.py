@@ -115,18 +115,23 @@ def _train(config: FanConfig, features: np.ndarray, labels: np.ndarray, moments,
     constant = tf.constant(features)
     parts = _pair_parts(config, labels, draws)
     cycled = len(parts) > 1  # the multi-model's parts differ in size: cycle them, count steps
+    epochs = recipes.capped_epochs(epochs)
     fit_args = {"epochs": epochs, "verbose": verbose, "shuffle": False}  # the datasets shuffle themselves
     if cycled:
-        fit_args["steps_per_epoch"] = int(np.ceil(max(len(p[0]) for p in parts) / recipe.batch_size))
+        fit_args["steps_per_epoch"] = recipes.capped_steps(
+            int(np.ceil(max(len(p[0]) for p in parts) / recipe.batch_size)))
     callbacks = [recipes.EpochProgress(epochs, progress)] if progress else []
     if validation is not None:
         val_parts = _pair_parts(config, labels, validation)
-        fit_args["validation_data"] = _dataset(constant, val_parts, recipe.batch_size, None, cycled)
+        fit_args["validation_data"] = recipes.capped_batches(
+            _dataset(constant, val_parts, recipe.batch_size, None, cycled), repeated=cycled)
         if cycled:
-            fit_args["validation_steps"] = int(np.ceil(max(len(p[0]) for p in val_parts) / recipe.batch_size))
+            fit_args["validation_steps"] = recipes.capped_steps(
+                int(np.ceil(max(len(p[0]) for p in val_parts) / recipe.batch_size)))
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.patience,
                                                        restore_best_weights=True))
-    history = trained.fit(_dataset(constant, parts, recipe.batch_size, seed, cycled), callbacks=callbacks, **fit_args)
+    train = recipes.capped_batches(_dataset(constant, parts, recipe.batch_size, seed, cycled), repeated=cycled)
+    history = trained.fit(train, callbacks=callbacks, **fit_args)
     return model, {k: [float(v) for v in values] for k, values in history.history.items()}, sum(len(p[0]) for p in parts)
 
 

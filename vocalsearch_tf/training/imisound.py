@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from vocalsearch_tf.models.imisound import IMISOUND, ImisoundParams, build_autoencoder, clip_statistics, patches
-from vocalsearch_tf.training.recipes import array_dataset, predict
+from vocalsearch_tf.training.recipes import array_dataset, capped_batches, capped_epochs, predict
 
 
 class Imisound:
@@ -28,8 +28,8 @@ class Imisound:
             self.autoencoder, self.encoder = build_autoencoder(data.shape[1], self.params)
             self.autoencoder.compile(keras.optimizers.Adam(self.params.learning_rate), "mse")
         standard = (data - self.mean) / self.scale
-        history = self.autoencoder.fit(array_dataset((standard, standard), self.params.batch_size, shuffle_seed=seed),
-                                       epochs=self.params.epochs, shuffle=False, verbose=verbose)
+        batches = capped_batches(array_dataset((standard, standard), self.params.batch_size, shuffle_seed=seed))
+        history = self.autoencoder.fit(batches, epochs=capped_epochs(self.params.epochs), shuffle=False, verbose=verbose)
         self.history = {k: [float(v) for v in values] for k, values in history.history.items()}
         return self
 

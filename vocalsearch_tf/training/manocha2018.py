@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 
 from vocalsearch_tf.models.manocha2018 import EMBEDDING_SIZE, build_tower, input_moments
 from vocalsearch_tf.training import runs
+from vocalsearch_tf.training.recipes import capped_batch_size, capped_epochs, capped_steps
 
 PAIR_SETS = ("balanced", "unbalanced")
 
@@ -187,7 +188,7 @@ def fit_siamese(train_spectrograms: np.ndarray, train_pairs: PairSet, recipe: Co
     strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    epochs = min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs
+    epochs = capped_epochs(min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs)
     with strategy.scope():
         tower = build_tower(*input_moments(train_spectrograms))
         optimizer = recipe.optimizer()
@@ -214,7 +215,8 @@ def fit_siamese(train_spectrograms: np.ndarray, train_pairs: PairSet, recipe: Co
     best, best_weights, waited = -np.inf, None, 0
     bar = tqdm(total=epochs, desc=progress or "epochs", unit="epoch", leave=False, disable=progress is None)
     for _ in range(epochs):
-        chunks = epoch_minibatches(len(train_spectrograms), recipe.clips_per_step, rng, replicas)
+        chunks = epoch_minibatches(len(train_spectrograms), capped_batch_size(recipe.clips_per_step), rng, replicas)
+        chunks = chunks[:replicas * capped_steps(len(chunks) // replicas)]
         losses = []
         for start in range(0, len(chunks), replicas):
             group = chunks[start: start + replicas]

@@ -23,7 +23,8 @@ import tensorflow as tf
 from sklearn.metrics import accuracy_score, confusion_matrix
 from sklearn.model_selection import GroupShuffleSplit
 
-from vocalsearch_tf.training.recipes import EpochProgress, array_dataset, predict
+from vocalsearch_tf.training.recipes import (EpochProgress, array_dataset, capped_batches, capped_epochs,
+                                             predict)
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,17 @@ def fit_classifier(build, x: np.ndarray, y: np.ndarray, groups, recipe: Classifi
         model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     if epochs_exactly is not None:
-        history = model.fit(array_dataset((x, y), recipe.batch_size, shuffle_seed=seed), epochs=epochs_exactly,
-                            shuffle=False, verbose=0, callbacks=[EpochProgress(epochs_exactly, progress)])
+        epochs = capped_epochs(epochs_exactly)
+        history = model.fit(capped_batches(array_dataset((x, y), recipe.batch_size, shuffle_seed=seed)),
+                            epochs=epochs, shuffle=False, verbose=0, callbacks=[EpochProgress(epochs, progress)])
     else:
         train, val = group_split(groups, recipe.validation_fraction, seed)
-        epochs = min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs
+        epochs = capped_epochs(min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs)
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=recipe.patience, restore_best_weights=True)
-        history = model.fit(array_dataset((x[train], y[train]), recipe.batch_size, shuffle_seed=seed),
-                            validation_data=array_dataset((x[val], y[val]), recipe.batch_size), epochs=epochs,
-                            callbacks=[stop, EpochProgress(epochs, progress)], shuffle=False, verbose=0)
+        history = model.fit(capped_batches(array_dataset((x[train], y[train]), recipe.batch_size, shuffle_seed=seed)),
+                            validation_data=capped_batches(array_dataset((x[val], y[val]), recipe.batch_size)),
+                            epochs=epochs, callbacks=[stop, EpochProgress(epochs, progress)], shuffle=False,
+                            verbose=0)
     return model, {k: [float(v) for v in values] for k, values in history.history.items()}
 
 

@@ -1,7 +1,10 @@
 """The papers' fit recipes and the pair input pipeline (the multi-run runner is `runs.run_many`).
 
 Every fit function takes a `tf.distribute` strategy: the model is built and compiled in
-its scope, and Keras splits each batch over the strategy's devices.
+its scope, and Keras splits each batch over the strategy's devices. Every fit, here and in
+the other training modules, passes its epochs, steps and datasets through `capped_epochs`,
+`capped_steps` and `capped_batches` (a written-out loop its batch size through
+`capped_batch_size`): the smoke switch (`config.smoke_steps`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,40 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
+
+from vocalsearch_tf.config import SMOKE_BATCH_SIZE, SMOKE_EPOCHS, smoke_steps
+
+
+def capped_epochs(epochs: int) -> int:
+    """A fit's epochs: `epochs`, or under the smoke switch at most `SMOKE_EPOCHS`."""
+    return min(epochs, SMOKE_EPOCHS) if smoke_steps() else epochs
+
+
+def capped_steps(steps: int) -> int:
+    """A fit's steps (batches) per epoch: `steps`, or under the smoke switch at most its N."""
+    return min(steps, smoke_steps()) if smoke_steps() else steps
+
+
+def capped_batch_size(size: int) -> int:
+    """A written-out loop's examples per step: `size`, or under the smoke switch at most `SMOKE_BATCH_SIZE`."""
+    return min(size, SMOKE_BATCH_SIZE) if smoke_steps() else size
+
+
+def capped_batches(dataset: tf.data.Dataset, repeated: bool = False) -> tf.data.Dataset:
+    """A fit's batched dataset, or under the smoke switch its first N batches, each cut to at
+    most `SMOKE_BATCH_SIZE` examples. A `repeated` (endless) dataset keeps its length: its fit
+    caps `steps_per_epoch` with `capped_steps` instead."""
+    steps = smoke_steps()
+    if not steps:
+        return dataset
+
+    def first_examples(*element):
+        element = element[0] if len(element) == 1 else element
+        return tf.nest.map_structure(lambda t: t[:SMOKE_BATCH_SIZE], element)
+
+    # sliced rather than re-batched: the number of batches stays known to Keras, which
+    # otherwise warns at the end of the first epoch that the input "ran out of data"
+    return (dataset if repeated else dataset.take(steps)).map(first_examples)
 
 
 @dataclass(frozen=True)
@@ -154,7 +191,8 @@ def fit_pair_model(build: Callable[[], keras.Model], train: tf.data.Dataset, val
     with strategy.scope():
         model = build()
         model.compile(optimizer=recipe.optimizer(), loss="binary_crossentropy", metrics=["accuracy"])
-    epochs = min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs
+    epochs = capped_epochs(min(recipe.max_epochs, max_epochs) if max_epochs else recipe.max_epochs)
+    train, val = capped_batches(train), capped_batches(val)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return model, fit_across_workers(model, train, val, epochs, getattr(recipe, "patience", None), strategy, progress)
     callbacks = recipe.callbacks() + ([EpochProgress(epochs, progress)] if progress else [])
@@ -163,19 +201,26 @@ def fit_pair_model(build: Callable[[], keras.Model], train: tf.data.Dataset, val
     return model, {k: [float(v) for v in values] for k, values in history.history.items()}
 
 
+def binary_crossentropy_per_pair(label, predicted):
+    return keras.losses.binary_crossentropy(label[:, None], predicted)
+
+
 def fit_across_workers(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, epochs: int,
-                       patience: int | None, strategy: tf.distribute.Strategy, progress: str | None = None) -> dict:
-    """The training loop of `model.fit` (binary cross-entropy, early stopping on the
-    validation loss with the best weights restored), written out for strategies Keras 3's
-    fit cannot drive: under MultiWorkerMirroredStrategy it fails on its first batch
-    (keras-team/keras#20585). Each replica's gradients are all-reduced across workers."""
+                       patience: int | None, strategy: tf.distribute.Strategy, progress: str | None = None,
+                       per_pair_loss: Callable | None = None) -> dict:
+    """The training loop of `model.fit` (binary cross-entropy, or `per_pair_loss(label,
+    predicted)` giving one value per pair; early stopping on the validation loss with the best
+    weights restored), written out for strategies Keras 3's fit cannot drive: under
+    MultiWorkerMirroredStrategy it fails on its first batch (keras-team/keras#20585). Each
+    replica's gradients are all-reduced across workers."""
     train_batches = strategy.experimental_distribute_dataset(train)
     val_batches = strategy.experimental_distribute_dataset(val)
+    per_pair_loss = per_pair_loss or binary_crossentropy_per_pair
 
     def replica_loss(batch, training):
         (imitation, recording), label = batch
         predicted = model([imitation, recording], training=training)
-        return tf.nn.compute_average_loss(keras.losses.binary_crossentropy(label[:, None], predicted))
+        return tf.nn.compute_average_loss(per_pair_loss(label, predicted))
 
     @tf.function
     def train_step(batch):

@@ -19,7 +19,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from vocalsearch_tf import __version__
-from vocalsearch_tf.config import Profile, get_profile
+from vocalsearch_tf.config import Profile, embedded_data_profile, get_profile, results_folder, smoke_steps
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ class RunDirs:
 
 def run_dirs(profile: str, dataset: str, seed: int, results_root: str | Path = "results",
              figures_root: str | Path = "figures") -> RunDirs:
-    """`<root>/<profile>/<dataset>/seed<seed>`: runs of different seeds never share a folder."""
-    leaf = Path(profile) / dataset / f"seed{seed}"
+    """`<root>/<profile>/<dataset>/seed<seed>`: runs of different seeds never share a folder.
+    Under the smoke switch the profile's folder is `<profile>-smoke` (`config.results_folder`)."""
+    leaf = Path(results_folder(profile)) / dataset / f"seed{seed}"
     dirs = RunDirs(Path(results_root) / leaf, Path(figures_root) / leaf)
     for folder in (dirs.results, dirs.figures, dirs.data()):
         folder.mkdir(parents=True, exist_ok=True)
@@ -49,16 +50,22 @@ def synthetic_dir(data_dir: str | Path, profile: Profile, seed: int) -> Path:
     return Path(data_dir) / "synthetic" / profile.name / f"seed{seed}"
 
 
+def embedded_data(data_dir: str | Path, profile: str | Profile, seed: int, sets: list[str]) -> Path:
+    """The embedded data's folder for a profile and seed, with `sets` generated there on first
+    use. Under the smoke switch it is `ci`'s data, in `ci`'s folder (`config.embedded_data_profile`)."""
+    from vocalsearch_tf.datasets.synthetic import make_synthetic
+
+    profile = embedded_data_profile(get_profile(profile) if isinstance(profile, str) else profile)
+    dest = synthetic_dir(data_dir, profile, seed)
+    make_synthetic(profile, dest, seed=seed, sets=sets)
+    return dest
+
+
 def vocalsketch_root(dataset: str, data_dir: str | Path, profile: str | Profile, seed: int) -> Path:
     """The VocalSketch folder to read: for `synthetic`, the embedded set (generated on
     first use under `data_dir/synthetic/<profile>`); for `vocalsketch`, `data_dir` itself."""
-    profile = get_profile(profile) if isinstance(profile, str) else profile
     if dataset == "synthetic":
-        from vocalsearch_tf.datasets.synthetic import make_synthetic
-
-        dest = synthetic_dir(data_dir, profile, seed)
-        make_synthetic(profile, dest, seed=seed, sets=["vocalsketch"])
-        return dest / "vocalsketch"
+        return embedded_data(data_dir, profile, seed, ["vocalsketch"]) / "vocalsketch"
     if dataset == "vocalsketch":
         return Path(data_dir)
     raise ValueError(f"unknown DATASET {dataset!r}: use 'synthetic' or 'vocalsketch'")
@@ -68,13 +75,8 @@ def pretraining_root(name: str, dataset: str, data_dir: str | Path, real_dir: st
                      profile: str | Profile, seed: int) -> Path:
     """The speech ('voxforge') or urban-sound ('urbansound8k') folder for pretraining: for
     DATASET 'synthetic' the embedded set (generated on first use), else `real_dir`."""
-    profile = get_profile(profile) if isinstance(profile, str) else profile
     if dataset == "synthetic":
-        from vocalsearch_tf.datasets.synthetic import make_synthetic
-
-        dest = synthetic_dir(data_dir, profile, seed)
-        make_synthetic(profile, dest, seed=seed, sets=[name])
-        return dest / name
+        return embedded_data(data_dir, profile, seed, [name]) / name
     return Path(real_dir)
 
 
@@ -104,8 +106,10 @@ def code_digest(package: Path = Path(__file__).resolve().parents[1]) -> str:
 
 def fingerprint(**parts) -> dict:
     """Everything that determines a run, as plain JSON, with the package version and a hash
-    of its code added. Two runs mean the same thing when their fingerprints are equal."""
-    return plain({**parts, "package_version": __version__, "code": code_digest()})
+    of its code added (and the smoke switch's N when it is on). Two runs mean the same thing
+    when their fingerprints are equal."""
+    smoke = {"smoke_steps": smoke_steps()} if smoke_steps() else {}
+    return plain({**parts, **smoke, "package_version": __version__, "code": code_digest()})
 
 
 def digest(*values) -> str:
