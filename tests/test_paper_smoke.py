@@ -51,6 +51,7 @@ TABLES = {
     "08_fan2020": ["fan2020/table_fan2020.csv", "fan2020/findings_fan2020.csv", "fan2020/convergence_fan2020.csv",
                    "fan2020/ranking_rule_ablation.csv"],
     "09_vimsketch": ["coarse/table_coarse.csv", "coarse/coarse_folds.csv", "coarse/findings.json"],
+    "10_field_today": ["field_today/table_field.csv", "field_today/table_field.md", "field_today/findings.json"],
 }
 
 

@@ -203,6 +203,11 @@ def fit(imitations: pd.DataFrame, blocks: Spectrograms, pretrained: keras.Model 
                                         datasets["val"], recipe, max_epochs, strategy, progress=progress)
 
 
+def save_without_optimizer(model: keras.Model, path: Path) -> None:
+    """The trained model alone, as search loads it: Adam's two moments would triple the file."""
+    keras.Model(model.inputs, model.outputs, name=model.name).save(path)
+
+
 def _trained(model: keras.Model, history: dict) -> dict:
     return {"epochs": len(history["loss"]), "history": history,
             "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights))}
@@ -220,7 +225,7 @@ def dual_encoder_runs(split: Split, blocks: Spectrograms, pretrained: keras.Mode
         runs.set_seed(seed)
         model, history = fit(split.imitations, blocks, pretrained, params, recipe, max_epochs, seed, augmentation,
                              strategy, f"{out_dir.name} run {index}")
-        model.save(out_dir / f"model_{index:02d}.keras")
+        save_without_optimizer(model, out_dir / f"model_{index:02d}.keras")
         return {**scored_run(split, similarities(blocks, *towers(model)), out_dir, index), **_trained(model, history)}
 
     settings = dual_encoder_settings(params, recipe, max_epochs, augmentation, pretrained)
