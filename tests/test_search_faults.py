@@ -379,6 +379,12 @@ def inject_full_disk(monkeypatch, where: str) -> None:
         monkeypatch.setattr(Path, "write_text", failing_write_text)
 
 
+def index_from_command_line(library: Path, root: Path, capsys) -> tuple[int, str]:
+    """`vocalsearch index LIBRARY --model iminet`: its exit status and what it printed to stderr."""
+    code = cli.main(["index", str(library), "--index-dir", str(root), "--model", "iminet"])
+    return code, capsys.readouterr().err
+
+
 @pytest.mark.parametrize("where", ["spill", "vectors.npy", "window_start.npy", "meta.json", "CURRENT"])
 def test_a_full_disk_at_any_write_keeps_the_last_index_and_the_next_run_finishes(tmp_path, iminet, imitation,
                                                                                  monkeypatch, capsys, where):
@@ -390,8 +396,7 @@ def test_a_full_disk_at_any_write_keeps_the_last_index_and_the_next_run_finishes
     write_sounds(library, 100, first=20)
     with monkeypatch.context() as patch:
         inject_full_disk(patch, where)
-        code = cli.main(["index", str(library), "--index-dir", str(root), "--model", "iminet"])
-        out, err = capsys.readouterr()
+        code, err = index_from_command_line(library, root, capsys)
     assert code == 1 and "Traceback" not in err
     assert "No space left on device" in err and str(target.folder) in err and f"vocalsearch index {library}" in err
     current = target.open(iminet)  # whole, and no half-written generation beside it
@@ -460,8 +465,7 @@ def test_a_read_only_index_folder_still_answers_and_indexing_says_what_to_do(tmp
     write_sounds(library, 5, first=15)
     with read_only(root, monkeypatch) as how:
         assert generation_of(search_answer(imitation, library, root, iminet), {"before": expected}), how
-        code = cli.main(["index", str(library), "--index-dir", str(root), "--model", "iminet"])
-        _, err = capsys.readouterr()
+        code, err = index_from_command_line(library, root, capsys)
         assert code == 1 and "Traceback" not in err, err
         refused = "Read-only file system" in err or (os.geteuid() != 0 and "Permission denied" in err)
         assert refused and "--index-dir" in err and str(target.folder) in err, (how, err)
