@@ -187,6 +187,13 @@ def test_default_is_chosen_on_the_tuning_part_and_fusion_is_not_worse_than_its_b
     assert mean("fusion", "tuning") >= max(mean("iminet", "tuning"), mean("imisound", "tuning")) - 1e-9
     assert content["check"]["chance"]["AI"] == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
     assert all("confirmation_per_process" in content["models"][n] for n in ("iminet", "imisound", "fusion"))
+    for part, by_part in content["fusion_against_parts"].items():  # paired, per category: the cards' differences
+        for name in ("iminet", "imisound"):
+            assert set(by_part[name]) == set(content["models"]["fusion"][part])
+            for code, cell in by_part[name].items():
+                cards = content["models"]
+                assert cell["difference"] == pytest.approx(cards["fusion"][part][code]["mrr"] - cards[name][part][code]["mrr"])
+                assert cell["low"] <= cell["difference"] <= cell["high"] and cell["verdict"] == intervals.verdict(cell)
 
 
 def test_a_trained_model_replaces_the_training_free_default_only_by_a_win_beyond_noise():
@@ -236,6 +243,8 @@ def test_a_part_that_ranks_better_than_the_likelihood_fit_is_used_alone():
     assert content["models"]["iminet"]["beta"] == pytest.approx(0, abs=1e-6)
     assert content["fusion_weights_from"] == "iminet alone"
     assert content["models"]["fusion"]["tuning"] == content["models"]["iminet"]["tuning"]
+    assert all(cell["difference"] == 0 and cell["verdict"] == "tie"
+               for by_part in content["fusion_against_parts"].values() for cell in by_part["iminet"].values())
 
 
 def test_candidates_are_compared_with_the_shipped_model_on_the_same_imitations():

@@ -4,9 +4,11 @@ as a table: each analyses a 16 kHz reference once and has a pool of performers.
 - `espeak`: eSpeak NG saying onomatopoeia, re-shaped to the sound (`imitators.py`);
 - `contour`: a whistle or hum that resynthesises the sound's pitch and loudness contour
   (`contour_imitator.py`);
+- `vocoder`: a voice shaped to the sound's moving spectrum, voiced where it is tonal and
+  breathed where it is noisy (`vocoder_imitator.py`);
 - `voice`: the embedded data's own source-filter voice (`synthetic/voice.py`). The networks
   are trained on its imitations, so it is **in distribution**: reported on its own, never
-  pooled with the independent two, never chosen on.
+  pooled with the independent three, never chosen on.
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ def _contour() -> Process:
                    contour_imitator.performers, contour_imitator.imitate)
 
 
+def _vocoder() -> Process:
+    from vocalsearch_tf.datasets import vocoder_imitator
+
+    return Process("vocoder", False, "a voice shaped to the sound's moving spectrum, voiced or breathed",
+                   lambda: vocoder_imitator.VERSION, lambda x: vocoder_imitator.analyse(x, RATE),
+                   vocoder_imitator.performers, vocoder_imitator.imitate)
+
+
 def _voice() -> Process:
     from vocalsearch_tf.datasets.synthetic import voice
 
@@ -59,8 +69,9 @@ def _voice() -> Process:
 
 
 VOICE_VERSION = 1  # synthetic/voice.py keeps no version of its own: bump when it changes output
-PROCESSES = {"espeak": _espeak, "contour": _contour, "voice": _voice}
-INDEPENDENT = ("espeak", "contour")  # pooled, and chosen on
+# new processes go last: a sound's imitation ids are drawn in this order (`packaged.plan`)
+PROCESSES = {"espeak": _espeak, "contour": _contour, "voice": _voice, "vocoder": _vocoder}
+INDEPENDENT = ("espeak", "contour", "vocoder")  # pooled, and chosen on
 
 
 def process(name: str) -> Process:

@@ -113,7 +113,7 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
                "check": {"what": what, "tuning": f"{what}, tuning part ({len(tuning)} imitations)",
                          "chance": result["chance"]["confirmation"], "date": datetime.date.today().isoformat()},
                "fusion_weights": dict(zip(COMPONENTS, weights)), "fusion_weights_from": weights_from,
-               "models": models}
+               "fusion_against_parts": fusion_against_parts(check, scores), "models": models}
     return result, content
 
 
@@ -138,6 +138,24 @@ def fusion_weights(check, fused, fitted: list[float], betas: dict[str, float]) -
     best, _ = beyond_noise(_tuning_ranks(check, fused(fitted)),
                            {how: _tuning_ranks(check, fused(w)) for how, w in alone.items()})
     return (fitted, "likelihood fit") if best is None else (alone[best], best)
+
+
+def fusion_against_parts(check: check_module.CheckSet, scores: dict) -> dict:
+    """Per part (tuning, confirmation) and component: the fusion's paired MRR difference from
+    the component alone per category, on the independent processes' imitations."""
+    ranks = {name: check_module.reciprocal_ranks(check, scores[name]) for name in ("fusion", *COMPONENTS)}
+    independent = ranks["fusion"].process.isin(check.independent)
+    out = {}
+    for part in ("tuning", "confirmation"):
+        out[part] = {}
+        for name in COMPONENTS:
+            cells = {}
+            for code in sorted(ranks["fusion"].code.unique()):
+                keep = (independent & ranks["fusion"].part.eq(part) & ranks["fusion"].code.eq(code)).to_numpy()
+                difference = intervals.paired_difference(ranks["fusion"].rr[keep], ranks[name].rr[keep])
+                cells[code] = {**difference, "verdict": intervals.verdict(difference)}
+            out[part][name] = cells
+    return out
 
 
 def choose(check: check_module.CheckSet, scores: dict) -> tuple[str, dict]:
