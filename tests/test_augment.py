@@ -17,6 +17,28 @@ def test_pitch_shift_moves_bins_and_fills_the_floor():
     assert np.all(out[1] == FLOOR)  # shifted below the lowest bin: gone
 
 
+def test_pitch_scale_squeezes_bins_about_the_pivot_and_fills_the_floor():
+    x = np.full((3, 12, 2, 1), FLOOR, np.float32)
+    x[:, 8] = 1.0
+    out = augment.pitch_scale(tf.constant(x), tf.constant([0.5, 1.0, 2.0]), tf.constant([4.0, 4.0, 4.0])).numpy()
+    assert np.all(out[0, 6] == 1.0) and np.sum(out[0] > FLOOR) == 2  # bin 8 squeezed halfway to 4
+    assert np.all(out[0, 10:] == FLOOR)  # read from beyond the top bin: the floor
+    np.testing.assert_array_equal(out[1], x[1])  # scale 1: unchanged
+    # stretched: bin 8 lands on 12, off the top; bin 11 reads 7.5, halfway to it
+    np.testing.assert_allclose(out[2, 11], (1 + FLOOR) / 2, rtol=1e-6)
+    assert np.all(out[2, :11] == FLOOR)
+
+
+def test_pitch_scale_off_or_at_one_leaves_every_other_draw_unchanged():
+    x = tf.constant(np.random.default_rng(2).normal(-4, 2, (4, *IMINET_CQT.shape, 1)).astype(np.float32))
+    plain = augment.augment(x, tf.constant([5, 1]), AugmentationParams(), IMINET_CQT.log_offset).numpy()
+    at_one = AugmentationParams(p_pitch_scale=1.0, pitch_scale=(1.0, 1.0))
+    np.testing.assert_allclose(augment.augment(x, tf.constant([5, 1]), at_one, IMINET_CQT.log_offset).numpy(),
+                               plain, atol=1e-5)
+    squeezed = AugmentationParams(p_pitch_scale=1.0)
+    assert not np.allclose(augment.augment(x, tf.constant([5, 1]), squeezed, IMINET_CQT.log_offset).numpy(), plain)
+
+
 def test_time_shift_delays_or_advances_with_silence_behind():
     power = np.arange(1, 7, dtype=np.float32)[np.newaxis, np.newaxis, :, np.newaxis].repeat(2, axis=0)
     out = augment.time_shift(tf.constant(power), tf.constant([2, -1])).numpy()[:, 0, :, 0]

@@ -147,6 +147,9 @@ class AugmentationParams:
 
     p_pitch_shift: float = 0.5
     max_pitch_shift: int = 3  # semitones (CQT bins) either way: a singer's choice of key
+    # off in the papers' notebooks; a candidate for the shipped model (`train_default --pitch-scale`)
+    p_pitch_scale: float = 0.0
+    pitch_scale: tuple[float, float] = (0.7, 1.0)  # a voice squeezes a sound's range into its own
     p_time_stretch: float = 0.5
     max_stretch: float = 1.2  # tempo factor either way
     p_time_shift: float = 0.6

@@ -123,7 +123,8 @@ def check_learnt(val_loss: float, seed: int, margin: float = 0.01) -> None:
 
 
 def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMINET_FILE,
-          real: Path | None = None, real_role: str = "train", time_pooled: bool = False) -> dict:
+          real: Path | None = None, real_role: str = "train", time_pooled: bool = False,
+          pitch_scale: float = 0.0) -> dict:
     import keras
 
     from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, get_profile
@@ -134,6 +135,7 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
     from vocalsearch_tf.training import recipes, runs
 
     start = time.perf_counter()
+    augmentation = dataclasses.replace(EMBEDDED_AUGMENTATION, p_pitch_scale=pitch_scale)
     data_dir = Path(data_dir)
     root = runs.vocalsketch_root("synthetic", data_dir, profile, seed)
     sounds, imitations, tables, excluded = training_tables(root, seed, real, real_role)
@@ -151,8 +153,7 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
     datasets = {role: recipes.pair_dataset(tables[role], imitation_rows, sound_rows, imitation_specs,
                                             sound_specs, recipe.batch_size,
                                             shuffle_seed=seed if role == "train" else None,
-                                            augment=lambda x, s: augment.augment(x, s, EMBEDDED_AUGMENTATION,
-                                                                                 IMINET_CQT.log_offset))
+                                            augment=lambda x, s: augment.augment(x, s, augmentation, IMINET_CQT.log_offset))
                 for role in ("train", "val")}
 
     def build():
@@ -177,7 +178,7 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
         "pairs": {role: len(table) for role, table in tables.items()},
         "excluded_concepts": excluded,
         "input_standardisation": {"mean": mean, "variance": variance},
-        "recipe": runs.plain(recipe), "augmentation": runs.plain(EMBEDDED_AUGMENTATION),
+        "recipe": runs.plain(recipe), "augmentation": runs.plain(augmentation),
         "epochs": len(history["loss"]), "best_epoch": best + 1,
         "val_loss": history["val_loss"][best], "val_accuracy": history.get("val_accuracy", [None])[best],
         "held_out": held_out_mrr(shipped, data_dir),
@@ -220,13 +221,15 @@ def main(argv=None) -> int:
     parser.add_argument("--real-role", choices=["train", "val"], default="train",
                         help="train on the real references, or stop early on them alone")
     parser.add_argument("--time-pooled", action="store_true", help="the towers' maximum over time (a candidate)")
+    parser.add_argument("--pitch-scale", type=float, default=0.0, metavar="P",
+                        help="squeeze or stretch the bins of a fraction P of the examples (a candidate)")
     parser.add_argument("--out", default=str(IMINET_FILE), help="where to write IMINET (a candidate: elsewhere)")
     args = parser.parse_args(argv)
     if args.only in (None, "iminet"):
         out = Path(args.out)
         try:
             card = train(Path(args.data_dir), args.profile, args.seed, out, Path(args.real) if args.real else None,
-                         args.real_role, args.time_pooled)
+                         args.real_role, args.time_pooled, args.pitch_scale)
         except NotLearntError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1

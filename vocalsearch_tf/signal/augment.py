@@ -7,6 +7,8 @@ its power, so the pair pipeline applies them to every training batch, each examp
 its own draw:
 
 - pitch shift: whole bins (semitones) up or down, the vacated bins at the floor;
+- pitch scale (off unless asked for): the bins stretched or squeezed about a pivot, as a
+  voice that squeezes a sound's range into its own (interpolated, outside at the floor);
 - time stretch: the frame axis resampled linearly, the end cut or padded with silence;
 - time shift: a later or earlier start, as a person who reacts late or a clip cut tight;
 - gain and EQ: a level and a smooth random curve over the bins, in dB;
@@ -42,6 +44,21 @@ def pitch_shift(x, shifts):
     inside = (source >= 0) & (source < bins)
     shifted = tf.gather(x, tf.clip_by_value(source, 0, bins - 1), axis=1, batch_dims=1)
     return tf.where(inside[:, :, tf.newaxis, tf.newaxis], shifted, tf.reduce_min(x))
+
+
+def pitch_scale(x, scales, pivots):
+    """Scale each example's bins about bin `pivots[b]` by `scales[b]` (< 1 squeezes the
+    spectrum towards the pivot), linearly interpolated; bins read from outside at the floor."""
+    bins = tf.shape(x)[1]
+    out = tf.cast(tf.range(bins), tf.float32)[tf.newaxis, :]
+    position = pivots[:, tf.newaxis] + (out - pivots[:, tf.newaxis]) / scales[:, tf.newaxis]  # (batch, bins)
+    left = tf.floor(position)
+    weight = (position - left)[:, :, tf.newaxis, tf.newaxis]
+    left = tf.cast(left, tf.int32)
+    read = lambda k: tf.gather(x, tf.clip_by_value(k, 0, bins - 1), axis=1, batch_dims=1)  # noqa: E731
+    scaled = read(left) * (1 - weight) + read(left + 1) * weight
+    inside = (position >= 0) & (position <= tf.cast(bins - 1, tf.float32))
+    return tf.where(inside[:, :, tf.newaxis, tf.newaxis], scaled, tf.reduce_min(x))
 
 
 # The operations over time are linear in the power spectrogram, so each is a matrix per
@@ -107,6 +124,9 @@ def augment(x, seed, params: AugmentationParams, log_offset: float):
     def sub(k):
         return tf.stack([seed[0], seed[1] * 16 + k])
 
+    def later(k):  # draws added after the first 16, which must leave those unchanged
+        return tf.stack([seed[0] + 1_000_003, seed[1] * 16 + k])
+
     # static sizes where known (a pipeline's batches have them), so the matrices' index
     # patterns are constants of the graph
     batch = tf.shape(x)[0]
@@ -115,6 +135,11 @@ def augment(x, seed, params: AugmentationParams, log_offset: float):
         shifts = tf.random.stateless_uniform([batch], sub(0), -params.max_pitch_shift, params.max_pitch_shift + 1,
                                              dtype=tf.int32)
         x = pitch_shift(x, shifts * tf.cast(_chance(sub(1), batch, params.p_pitch_shift), tf.int32))
+    if params.p_pitch_scale > 0:
+        scales = _uniform(later(0), [batch], params.pitch_scale[0], params.pitch_scale[1])
+        scales = 1.0 + (scales - 1.0) * _chance(later(1), batch, params.p_pitch_scale)
+        pivots = _uniform(later(2), [batch], 0.0, tf.cast(bins - 1, tf.float32))
+        x = pitch_scale(x, scales, pivots)
 
     magnitude = tf.maximum(tf.exp(x) - log_offset, 0.0)
     level_db = _uniform(sub(4), [batch], -params.gain_db, params.gain_db)[:, tf.newaxis]
