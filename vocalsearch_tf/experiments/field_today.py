@@ -204,8 +204,9 @@ def fit(imitations: pd.DataFrame, blocks: Spectrograms, pretrained: keras.Model 
 
 
 def save_without_optimizer(model: keras.Model, path: Path) -> None:
-    """The trained model alone, as search loads it: Adam's two moments would triple the file."""
-    keras.Model(model.inputs, model.outputs, name=model.name).save(path)
+    """The trained model alone, as search loads it: Adam's two moments would triple the file.
+    Its one output stays a tensor (`model.outputs` would save it as a list of one)."""
+    keras.Model(model.inputs, model.output, name=model.name).save(path)
 
 
 def _trained(model: keras.Model, history: dict) -> dict:

@@ -200,7 +200,7 @@ def _dual_encoder_scorer(model, *, name: str, key: str, fingerprint: str) -> Sco
     return EmbeddingScorer(encoder("imitation"), encoder("reference"), name=name, key=key, fingerprint=fingerprint,
                            description=f"dual encoder ({model.name}: aisfx towers from {source}, NT-Xent; cosine)",
                            imitation_rate=rate, imitation_samples=samples, recording_rate=rate,
-                           recording_samples=samples, dim=int(model.output.shape[-1]) // 2, metric="cosine")
+                           recording_samples=samples, dim=int(model.outputs[0].shape[-1]) // 2, metric="cosine")
 
 
 def _trained_on_from_path(path: Path) -> str:
