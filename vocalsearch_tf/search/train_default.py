@@ -222,7 +222,7 @@ def main(argv=None) -> int:
                         help="train on the real references, or stop early on them alone")
     parser.add_argument("--time-pooled", action="store_true", help="the towers' maximum over time (a candidate)")
     parser.add_argument("--pitch-scale", type=float, default=0.0, metavar="P",
-                        help="squeeze or stretch the bins of a fraction P of the examples (a candidate)")
+                        help="squeeze the bins of a fraction P of the training clips (a candidate)")
     parser.add_argument("--out", default=str(IMINET_FILE), help="where to write IMINET (a candidate: elsewhere)")
     args = parser.parse_args(argv)
     if args.only in (None, "iminet"):
