@@ -263,6 +263,26 @@ def test_candidates_are_compared_with_the_shipped_model_on_the_same_imitations()
     assert table.loc["candidate − shipped, confirmation", "voice"].endswith("better")
 
 
+def test_a_name_given_twice_is_an_ensemble_that_averages_its_members_noise_away():
+    from vocalsearch_tf.search import compare_candidates
+
+    assert compare_candidates.grouped(["ens=a.keras", "iminet", "ens=b.keras", "x=c.keras"]) == {
+        "ens": ["a.keras", "b.keras"], "iminet": ["iminet"], "x": ["c.keras"]}
+    check = hand_made_check(per_cell=9)
+    known = np.arange(len(check.imitations))
+    # the same knowledge, each seed with its own noise as large as the signal
+    members = [scores_where(check, known, noise=4.0, seed=seed) for seed in (11, 12, 13, 14)]
+    averaged = compare_candidates.ensemble(members)
+    np.testing.assert_allclose(averaged, sum(members) / 4)
+    mrr = lambda m: mean_rr(check, m)  # noqa: E731
+    assert mrr(averaged) > max(mrr(m) for m in members)
+
+
+def mean_rr(check, matrix) -> float:
+    scores = transfer_check.part_scores(check, lambda s, q: matrix[np.ix_(q, s)])
+    return float(transfer_check.reciprocal_ranks(check, scores).rr.mean())
+
+
 def test_model_cards_say_what_the_default_was_chosen_on_beside_chance_and_the_baseline():
     from vocalsearch_tf.search import models
 

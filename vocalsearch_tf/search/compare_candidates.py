@@ -4,6 +4,9 @@ what wins on the tuning part may replace it, the confirmation part reports.
     python -m vocalsearch_tf.search.compare_candidates --data data/transfer_check \\
         --model real=path/to/candidate.keras [--model ...] [--against iminet] [--out DIR]
 
+A name given with several models (`--model ens=a.keras --model ens=b.keras`) is their
+ensemble: the members' evidence (log-likelihoods) averaged per imitation and sound.
+
 Each model is scored through the application's path (`choose_default.score_matrix`); the
 result holds the check's usual cells (MRR with 95 % intervals, the difference from the
 CQT-summary baseline) and, per candidate, part and subset, the paired difference of
@@ -52,6 +55,21 @@ def difference_table(differences: dict, reference: str) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
+def grouped(specs: list[str]) -> dict[str, list[str]]:
+    """`NAME=spec` arguments by name, in order (a bare spec names itself); a name given more
+    than once is an ensemble of its members."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        name, model = spec.split("=", 1) if "=" in spec else (spec, spec)
+        out.setdefault(name, []).append(model)
+    return out
+
+
+def ensemble(members: list[np.ndarray]) -> np.ndarray:
+    """The members' (imitations, sounds) evidence averaged: one seed's quirks average out."""
+    return np.mean(np.stack(members), axis=0)
+
+
 def compare(check: check_module.CheckSet, matrices: dict[str, np.ndarray], reference: str) -> dict:
     as_scores = lambda m: check_module.part_scores(check, lambda s, q: m[np.ix_(q, s)])  # noqa: E731
     scores = {name: as_scores(m) for name, m in matrices.items()}
@@ -71,10 +89,11 @@ def main(argv=None) -> int:
     parser.add_argument("--what", default="candidate search models", help="what was compared (kept in the JSON)")
     args = parser.parse_args(argv)
     check = check_module.load_check(args.data)
-    specs = dict(spec.split("=", 1) if "=" in spec else (spec, spec) for spec in args.model)
-    specs.setdefault(args.against, args.against)
+    specs = grouped(args.model)
+    specs.setdefault(args.against, [args.against])
     with tempfile.TemporaryDirectory(prefix="vocalsearch-candidates-") as index_root:
-        matrices = {name: score_matrix(check, spec, Path(index_root)) for name, spec in specs.items()}
+        matrices = {name: ensemble([score_matrix(check, spec, Path(index_root)) for spec in members])
+                    for name, members in specs.items()}
     result = compare(check, matrices, args.against)
     result["models"] = specs
     result["what"] = f"{args.what}, against {args.against}, through the application's path on {args.data}"
