@@ -223,15 +223,21 @@ def run_killed(command: list[str], kill_after_files: int, timeout: float = 180) 
     return done
 
 
+def library_with_index(tmp_path: Path, iminet, count: int) -> tuple[Path, Path, LibraryIndex]:
+    """A library of `count` generated sounds and its index (under tmp_path), made with `iminet`."""
+    library, root = tmp_path / "library", tmp_path / "index"
+    write_sounds(library, count)
+    target = LibraryIndex(library, root)
+    target.update(iminet)
+    return library, root, target
+
+
 def test_index_runs_killed_at_random_points_lose_nothing_finished(tmp_path, iminet, imitation):
     """Three `vocalsearch index` processes, each SIGKILLed after a seeded random number of
     files, then a run that finishes: it computes only the files no killed run had journalled
     (each kill loses at most the batch in flight), and every row of its index holds its own
     file's vectors."""
-    library, root = tmp_path / "library", tmp_path / "index"
-    write_sounds(library, 20)
-    target = LibraryIndex(library, root)
-    target.update(iminet)
+    library, root, target = library_with_index(tmp_path, iminet, 20)
     first_generation = target.open(iminet).folder.name
     new = write_sounds(library, 600, first=20)
     rng = np.random.default_rng(26)
@@ -388,10 +394,7 @@ def index_from_command_line(library: Path, root: Path, capsys) -> tuple[int, str
 @pytest.mark.parametrize("where", ["spill", "vectors.npy", "window_start.npy", "meta.json", "CURRENT"])
 def test_a_full_disk_at_any_write_keeps_the_last_index_and_the_next_run_finishes(tmp_path, iminet, imitation,
                                                                                  monkeypatch, capsys, where):
-    library, root = tmp_path / "library", tmp_path / "index"
-    write_sounds(library, 20)
-    target = LibraryIndex(library, root)
-    target.update(iminet)
+    library, root, target = library_with_index(tmp_path, iminet, 20)
     before = search_answer(imitation, library, root, iminet)
     write_sounds(library, 100, first=20)
     with monkeypatch.context() as patch:
@@ -457,10 +460,7 @@ def test_a_library_on_a_read_only_medium_is_indexed_and_searched(tmp_path, imine
 
 def test_a_read_only_index_folder_still_answers_and_indexing_says_what_to_do(tmp_path, iminet, imitation,
                                                                              monkeypatch, capsys):
-    library, root = tmp_path / "library", tmp_path / "index"
-    write_sounds(library, 15)
-    target = LibraryIndex(library, root)
-    target.update(iminet)
+    library, root, target = library_with_index(tmp_path, iminet, 15)
     expected = search_answer(imitation, library, root, iminet)
     write_sounds(library, 5, first=15)
     with read_only(root, monkeypatch) as how:

@@ -8,17 +8,18 @@ vocal tract can shape: the sound's 60 Hz - 8 kHz axis warped onto the performer'
 the performer's articulation), followed late in time, its level range compressed. The
 source is the performer's own: a glottal pulse train whose pitch moves as the sound's
 strongest low partial does (as closely as the performer follows), around the middle of
-their vocal range and clipped to it, where the sound is tonal, and breath
-noise where it is noisy (its periodicity against the performer's own threshold). What it
+their vocal range and clipped to it, where the sound is tonal, and breath noise where it
+is noisy (its periodicity against the performer's own threshold). What it
 does not imitate: no words or syllables, no whistle, no pitch beyond the vocal range.
 
 Independent of the project's other imitation processes (`imitators.py`, eSpeak NG
 onomatopoeia; `contour_imitator.py`, a whistle or hum of the pitch contour;
 `synthetic/voice.py`, the embedded data's formant voice) by construction: it imports none of
-them and shares no code with them. Its analysis is a scipy STFT (band envelope, a windowed
-autocorrelation's periodicity, a harmonic-product-spectrum pitch), its synthesis is the source's STFT shaped frame by frame
-and inverted, and its recording chain is its own (a few early reflections, mains hum, a
-soft-clipping preamp). Deterministic from the analysis, the performer and the generator.
+them and shares no code with them (its input checks, too, are its own). Its analysis is a
+scipy STFT (band envelope, a windowed autocorrelation's periodicity, a harmonic-product-
+spectrum pitch), its synthesis is the source's STFT shaped frame by frame and inverted, and
+its recording chain is its own (a few early reflections, mains hum, a soft-clipping preamp).
+Deterministic from the analysis, the performer and the generator.
 """
 
 from __future__ import annotations

@@ -153,7 +153,8 @@ def train(data_dir: Path, profile: str = "quick", seed: int = 1, out: Path = IMI
     datasets = {role: recipes.pair_dataset(tables[role], imitation_rows, sound_rows, imitation_specs,
                                             sound_specs, recipe.batch_size,
                                             shuffle_seed=seed if role == "train" else None,
-                                            augment=lambda x, s: augment.augment(x, s, augmentation, IMINET_CQT.log_offset))
+                                            augment=lambda x, s: augment.augment(x, s, augmentation,
+                                                                                 IMINET_CQT.log_offset))
                 for role in ("train", "val")}
 
     def build():
