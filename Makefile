@@ -31,6 +31,8 @@ GPU ?=
 TORCH := torch==2.13.0
 # Renders the General MIDI sound font offline; its PyAudio requirement is for playback only.
 TINYSOUNDFONT := tinysoundfont==0.3.7
+# Numba code for the host CPU segfaults on some (Zen 5); see vocalsearch_tf/__init__.py
+export NUMBA_CPU_NAME ?= generic
 
 .PHONY: setup reproduce test unit-test notebook-test paper-smoke-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references
 

@@ -1,0 +1,21 @@
+"""What must hold on any machine CI may run on."""
+
+import os
+import subprocess
+import sys
+
+
+def test_librosa_pitch_tracking_runs_once_the_package_is_imported():
+    """Numba's code for the host CPU segfaults in librosa.yin on AMD Zen 5 (seen 2026-12-06,
+    llvmlite 0.50): importing the package asks Numba for generic x86-64 code, in a process
+    whose environment does not set it."""
+    code = ("import os, numpy as np, vocalsearch_tf, librosa\n"
+            "print(os.environ['NUMBA_CPU_NAME'])\n"
+            "y = np.sin(2 * np.pi * 220 * np.arange(22050) / 22050)\n"
+            "print(float(np.median(librosa.yin(y, fmin=80, fmax=800, sr=22050))))\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CPU_NAME"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    cpu, f0 = run.stdout.split()
+    assert cpu == "generic"
+    assert abs(float(f0) - 220) < 2
