@@ -86,8 +86,9 @@ PORT ?= 7860
 app: $(VENV)/.installed-app
 	$(PY) -m vocalsearch_tf.search.app --host 127.0.0.1 --port $(PORT) $(if $(LIBRARY),--library "$(LIBRARY)")
 
-# Rebuild the search's shipped default model (IMINET tied, on the embedded synthetic data;
-# about 5 min on 2 cores): vocalsearch_tf/search/default_model/iminet_tied.{keras,json}
+# Rebuild the search's shipped models (IMINET tied, an ensemble of seeds 1 and 3, and IMISOUND,
+# on the embedded synthetic data; about 10 min on 2 cores): vocalsearch_tf/search/default_model/
+# iminet_tied_seed{1,3}.{keras,json}, iminet.json (its members), imisound.npz
 default-model: setup
 	$(PY) -m vocalsearch_tf.search.train_default --data-dir "$(DATA_DIR)"
 

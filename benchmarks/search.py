@@ -49,7 +49,7 @@ from timing import median_seconds  # noqa: E402
 from vocalsearch_tf.search import engine  # noqa: E402
 from vocalsearch_tf.search.config import WINDOWS  # noqa: E402
 from vocalsearch_tf.search.index import LibraryIndex, model_record, window_starts, write_generation  # noqa: E402
-from vocalsearch_tf.search.models import IMINET_FILE, resolve  # noqa: E402
+from vocalsearch_tf.search.models import iminet_members, resolve  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "search.json"
 
@@ -97,7 +97,7 @@ def naive_seconds_per_window(scorer, query: np.ndarray, subset: int, rng: np.ran
     from vocalsearch_tf.evaluation.retrieval import pairwise_scores
     from vocalsearch_tf.signal.features import ConstantQ
 
-    model = keras.models.load_model(IMINET_FILE, compile=False)
+    model = keras.models.load_model(iminet_members()[0], compile=False)
     front = ConstantQ(IMINET_CQT)
     query_spec = np.asarray(front(query[None, :IMINET_CQT.clip_samples]))
     windows = np.concatenate([np.asarray(front(chunk[:, :IMINET_CQT.clip_samples]))
@@ -108,7 +108,7 @@ def naive_seconds_per_window(scorer, query: np.ndarray, subset: int, rng: np.ran
 
 def main(sounds: int = 100_000, repetitions: int = 7, subset: int = 1_000, out: Path = OUT, keep: bool = False) -> dict:
     rng = np.random.default_rng(0)
-    scorer = resolve("iminet")
+    scorer = resolve("iminet").components[0]  # one model of the shipped ensemble
     workdir = Path(tempfile.mkdtemp(prefix="vocalsearch-bench-"))
     try:
         (workdir / "library").mkdir()

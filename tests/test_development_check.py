@@ -296,3 +296,27 @@ def test_model_cards_say_what_the_default_was_chosen_on_beside_chance_and_the_ba
     assert "confirmation part" in note and "chance 0.22" in note and "CQT-summary baseline" in note
     ai = content["models"]["fusion"]["confirmation"]["AI"]
     assert f"AI {ai['mrr']:.2f} [{ai['low']:.2f}, {ai['high']:.2f}]" in note
+
+
+def test_the_shipped_ensemble_is_measured_by_its_members_mean_evidence(tmp_path):
+    from vocalsearch_tf.search import models
+
+    rng = np.random.default_rng(5)
+    (tmp_path / "sound_recordings").mkdir()
+    t = np.arange(32_000) / 16_000
+    sounds, imitations = [], []
+    for k, freq in enumerate((300.0, 900.0, 2500.0)):
+        path = tmp_path / "sound_recordings" / f"s{k}.wav"
+        sf.write(path, 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.normal(size=t.size), 16_000)
+        sounds.append(str(path))
+        hum = tmp_path / f"imitation{k}.wav"
+        sf.write(hum, 0.3 * np.sin(2 * np.pi * freq * 1.05 * t[:24_000]), 16_000)
+        imitations.append(str(hum))
+    check = transfer_check.CheckSet(tmp_path, pd.DataFrame({"path": sounds}), pd.DataFrame({"path": imitations}), ())
+    shipped = choose_default.score_matrix(check, "iminet", tmp_path / "index")
+    members = [choose_default.score_matrix(check, str(path), tmp_path / "index") for path in models.iminet_members()]
+    assert shipped.shape == (3, 3) and len(members) > 1
+    np.testing.assert_allclose(shipped, np.mean(members, axis=0), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(members[0], members[1])  # the seeds differ: the mean is not one of them
+    with pytest.raises(ValueError, match="parts of a fusion"):
+        choose_default.score_matrix(check, "fusion", tmp_path / "index")

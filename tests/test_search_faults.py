@@ -32,7 +32,10 @@ from tests.search_fault_files import (RATE, broken_files, encoded, mutated_files
 from vocalsearch_tf.search import cli, engine, storage
 from vocalsearch_tf.search.config import IndexWriteError
 from vocalsearch_tf.search.index import BATCH_WINDOWS, LibraryIndex, read_windows, window_starts
-from vocalsearch_tf.search.models import resolve
+from vocalsearch_tf.search.models import iminet_members, resolve
+
+# one model of the shipped IMINET: these tests are about one index (an ensemble has one per member)
+MODEL = str(iminet_members()[0])
 
 # one process's searches through the command line's entry point (what `vocalsearch` runs),
 # repeated, each printed as one JSON line; it loads the model, says so (a file), and starts
@@ -42,7 +45,7 @@ import contextlib, io, json, pathlib, sys, time
 from vocalsearch_tf.search import cli
 from vocalsearch_tf.search.models import resolve
 args, repeat, ready, go = json.loads(sys.argv[1]), int(sys.argv[2]), *map(pathlib.Path, sys.argv[3:5])
-resolve("iminet")
+resolve(args[args.index("--model") + 1])
 ready.touch()
 deadline = time.monotonic() + 120
 while not go.exists() and time.monotonic() < deadline:
@@ -58,7 +61,7 @@ SUBPROCESS_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVIC
 
 @pytest.fixture(scope="module")
 def iminet():
-    return resolve("iminet")
+    return resolve(MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +132,7 @@ def test_searches_during_index_updates_each_answer_from_one_generation(tmp_path,
         except Exception as error:  # noqa: BLE001 (reported by the test)
             failures.append(f"indexing: {error!r}")
 
-    common = ["query", str(imitation), "--index-dir", str(root), "--model", "iminet", "--top", "100", "--json"]
+    common = ["query", str(imitation), "--index-dir", str(root), "--model", MODEL, "--top", "100", "--json"]
     go = tmp_path / "go"
     workers = [subprocess.Popen([sys.executable, "-c", QUERY_WORKER, json.dumps(args), "6", str(tmp_path / f"ready{k}"),
                                  str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=SUBPROCESS_ENV)
@@ -147,7 +150,7 @@ def test_searches_during_index_updates_each_answer_from_one_generation(tmp_path,
 
     def page_searches():
         while not stop.is_set() and len(seen["page"]) < 6 and len(failures) < 20:
-            status, shown = page.search(str(imitation), str(library), "iminet")
+            status, shown = page.search(str(imitation), str(library), MODEL)
             counted = re.search(r"Top \d+ of (\d+) sounds", status)
             if counted is None:
                 failures.append(f"page: {status}")
@@ -242,7 +245,7 @@ def test_index_runs_killed_at_random_points_lose_nothing_finished(tmp_path, imin
     new = write_sounds(library, 600, first=20)
     rng = np.random.default_rng(26)
     command = [sys.executable, "-m", "vocalsearch_tf.search.cli", "index", str(library), "--index-dir", str(root),
-               "--model", "iminet"]
+               "--model", MODEL]
     shown_done = []
     for kill_after in rng.integers(60, 160, size=3):
         shown_done.append(run_killed(command, int(kill_after)))
@@ -315,14 +318,14 @@ def test_a_damaged_index_names_the_file_and_indexing_again_rebuilds_it(indexed_l
     model_folder = LibraryIndex(library, root).model_folder(iminet)
     hurt, named = DAMAGES[damage]
     hurt(model_folder / (model_folder / "CURRENT").read_text().strip(), model_folder)
-    query = ["query", str(imitation), "--library", str(library), "--index-dir", str(root), "--model", "iminet",
+    query = ["query", str(imitation), "--library", str(library), "--index-dir", str(root), "--model", MODEL,
              "--top", "100"]
     assert cli.main(query + ["--json"]) == 1
     out, err = capsys.readouterr()
     message = json.loads(out)["error"]
     assert "damaged" in message and named in message and f"vocalsearch index {library}" in message, message
     assert "Traceback" not in err
-    assert cli.main(["index", str(library), "--index-dir", str(root), "--model", "iminet"]) == 0
+    assert cli.main(["index", str(library), "--index-dir", str(root), "--model", MODEL]) == 0
     out, _ = capsys.readouterr()
     assert "12 sounds indexed" in out and "damaged" in out and "re-indexing every file" in out
     assert cli.main(query + ["--json"]) == 0
@@ -387,7 +390,7 @@ def inject_full_disk(monkeypatch, where: str) -> None:
 
 def index_from_command_line(library: Path, root: Path, capsys) -> tuple[int, str]:
     """`vocalsearch index LIBRARY --model iminet`: its exit status and what it printed to stderr."""
-    code = cli.main(["index", str(library), "--index-dir", str(root), "--model", "iminet"])
+    code = cli.main(["index", str(library), "--index-dir", str(root), "--model", MODEL])
     return code, capsys.readouterr().err
 
 
@@ -430,7 +433,7 @@ def test_a_small_filesystem_filling_up_fails_cleanly_and_the_next_run_finishes(t
         target.update(iminet)
         write_sounds(library, 300, first=100)
         done = subprocess.run([sys.executable, "-m", "vocalsearch_tf.search.cli", "index", str(library),
-                               "--index-dir", str(root), "--model", "iminet"],
+                               "--index-dir", str(root), "--model", MODEL],
                               capture_output=True, text=True, timeout=240, env=SUBPROCESS_ENV)
         assert done.returncode == 1, f"exit status {done.returncode}: {done.stderr[-3000:]}"
         assert "No space left on device" in done.stderr and "Traceback" not in done.stderr

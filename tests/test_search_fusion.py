@@ -97,3 +97,26 @@ def test_a_fusion_is_calibrated_only_when_every_part_has_a_weight():
     np.testing.assert_allclose(product.combine([a, b]), a * b)
     joint = fusion.Fusion([Fixed("a"), Fixed("b")], betas=[0.5, 0.0])  # a fusion's own weights
     np.testing.assert_allclose(joint.combine([a, b]), softmax(a))
+
+
+def test_an_ensemble_ranks_by_its_members_mean_evidence_at_its_own_temperature():
+    a, b = np.array([0.2, 0.9, 0.5]), np.array([0.7, 0.1, 0.4])
+    ensemble = fusion.Ensemble([Fixed("seed1"), Fixed("seed3")], name="iminet", description="two seeds",
+                               trained_on="test", inverse_temperature=3.0)
+    np.testing.assert_allclose(ensemble.mean_evidence([a, b]), a + b)  # evidence is 2 x the score
+    np.testing.assert_allclose(ensemble.combine([a, b]), softmax(3.0 * (a + b)))
+    assert [c.inverse_temperature for c in ensemble.components] == [1.5, 1.5]
+    assert ensemble.shares == [0.5, 0.5] and ensemble.description == "two seeds"
+
+
+def test_an_ensemble_in_a_fusion_counts_as_one_model_split_over_its_members():
+    a, b, c = np.array([0.2, 0.9, 0.5]), np.array([0.7, 0.1, 0.4]), np.array([0.3, 0.3, 0.6])
+    members = [Fixed("seed1"), Fixed("seed3")]
+    ensemble = fusion.Ensemble(members, name="iminet", description="two seeds", trained_on="test")
+    product = fusion.Fusion([ensemble, Fixed("imisound")])  # no weights: the paper's product
+    assert product.shares == [0.5, 0.5, 1.0] and not product.calibrated
+    np.testing.assert_allclose(product.combine([a, b, c]), np.sqrt(a * b) * c)
+    weighted = fusion.Fusion([ensemble, Fixed("imisound")], betas=[0.5 * 4.0, 0.5 * 4.0, 1.0])
+    np.testing.assert_allclose(weighted.combine([a, b, c]), softmax(4.0 * ensemble.mean_evidence([a, b]) + 2 * c))
+    with pytest.raises(Exception, match="itself"):
+        fusion.Fusion([ensemble, Fixed("seed1")])

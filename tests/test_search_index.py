@@ -14,7 +14,7 @@ from vocalsearch_tf.config import IMINET_CQT
 from vocalsearch_tf.search import engine
 from vocalsearch_tf.search.config import LibraryError, NotIndexedError, StaleIndexError, WindowParams
 from vocalsearch_tf.search.index import LibraryIndex, read_windows, window_starts
-from vocalsearch_tf.search.models import ImisoundScorer, resolve, save_imisound
+from vocalsearch_tf.search.models import ImisoundScorer, iminet_members, resolve, save_imisound
 from vocalsearch_tf.signal import audio
 
 
@@ -49,7 +49,8 @@ def library(tmp_path):
 
 @pytest.fixture(scope="module")
 def iminet():
-    return resolve("iminet")
+    """One model of the shipped IMINET (an ensemble of seeds searches each member alike)."""
+    return resolve("iminet").components[0]
 
 
 def test_window_starts_cover_the_sound_and_align_the_last_to_its_end():
@@ -112,7 +113,6 @@ def test_index_then_reindex_after_adding_changing_and_deleting(library, tmp_path
 def test_search_scores_equal_the_full_model_on_each_pair(library, tmp_path, iminet):
     import keras
 
-    from vocalsearch_tf.search.models import IMINET_FILE
     from vocalsearch_tf.signal.features import ConstantQ
 
     target = LibraryIndex(library, tmp_path / "index")
@@ -123,7 +123,7 @@ def test_search_scores_equal_the_full_model_on_each_pair(library, tmp_path, imin
     assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5] and result.sounds == 5
     assert all(a.score >= b.score for a, b in zip(result.hits, result.hits[1:]))
 
-    model = keras.models.load_model(IMINET_FILE, compile=False)
+    model = keras.models.load_model(iminet_members()[0], compile=False)
     front = ConstantQ(IMINET_CQT)
     samples, rate = engine.load_imitation(query)
     query_spec = front(audio.fix_length(audio.resample(samples, rate, 16_000), IMINET_CQT.clip_samples)[None])
@@ -137,6 +137,31 @@ def test_search_scores_equal_the_full_model_on_each_pair(library, tmp_path, imin
         assert hit.window_start == pytest.approx(float(starts[int(np.argmax(full))]))
 
 
+def test_the_shipped_iminet_searches_with_each_seed_and_ranks_by_their_mean_evidence(library, tmp_path):
+    from scipy.special import softmax
+
+    from vocalsearch_tf.search import fusion, models
+
+    shipped, members = resolve("iminet"), models.iminet_members()
+    assert [c.description for c in shipped.components] == [f"IMINET ({m.stem})" for m in members]
+    assert isinstance(shipped, fusion.Ensemble) == (len(members) > 1)
+    target = LibraryIndex(library, tmp_path / "index")
+    target.update(shipped)
+    query = tmp_path / "hum.wav"
+    sf.write(query, sound(2.0, 16_000, 450, noise=0.01, seed=7), 16_000)
+    hits = engine.search(query, target, shipped, top=10).hits
+    alone = [{h.file: h.score for h in engine.search(query, target, member, top=10).hits}
+             for member in shipped.components]  # each seed from its own index
+    files = [h.file for h in hits]
+    evidence = np.mean([member.evidence(np.array([scores[f] for f in files]))
+                        for member, scores in zip(shipped.components, alone)], axis=0)
+    if len(members) == 1:  # one seed: the model's own scores
+        np.testing.assert_allclose([h.score for h in hits], [alone[0][f] for f in files], rtol=1e-5)
+        return
+    beta = shipped.inverse_temperature if shipped.inverse_temperature is not None else 1.0
+    np.testing.assert_allclose([h.score for h in hits], softmax(beta * evidence), rtol=1e-4, atol=1e-7)
+
+
 def test_fusion_with_imisound_multiplies_likelihoods(library, tmp_path, iminet):
     from vocalsearch_tf.models.imisound import ImisoundParams
     from vocalsearch_tf.training.imisound import Imisound
@@ -146,21 +171,22 @@ def test_fusion_with_imisound_multiplies_likelihoods(library, tmp_path, iminet):
                       for p in sorted(library.rglob("*.wav")) if p.name != "broken.wav" and not p.name.startswith(".")])
     imisound = Imisound(ImisoundParams(epochs=1)).fit(np.asarray(ConstantQ(IMINET_CQT)(clips)), seed=0)
     path = save_imisound(imisound, tmp_path / "imisound.npz", trained_on="three test tones")
-    scorer = resolve(f"iminet+{path}")
-    assert [c.name for c in scorer.components] == ["iminet", str(path)]
+    member = str(iminet_members()[0])
+    scorer = resolve(f"{member}+{path}")
+    assert [c.name for c in scorer.components] == [member, str(path)]
     target = LibraryIndex(library, tmp_path / "index")
     report = target.update(scorer)
     assert report.files == 5
     query = tmp_path / "hum.wav"
     sf.write(query, sound(2.0, 16_000, 450), 16_000)
     fused = engine.search(query, target, scorer, top=5)
-    alone = {h.file: h.score for h in engine.search(query, target, resolve("iminet"), top=5).hits}
+    alone = {h.file: h.score for h in engine.search(query, target, resolve(member), top=5).hits}
     sae = ImisoundScorer(path)
     sae_hits = engine.search(query, target, sae, top=5).hits
     assert sum(h.score for h in sae_hits) == pytest.approx(1.0, rel=1e-5)  # eq. 3: a softmax over the library
     sae_scores = {h.file: h.score for h in sae_hits}
     for hit in fused.hits:
-        assert hit.scores["iminet"] == pytest.approx(alone[hit.file], rel=1e-5)
+        assert hit.scores[member] == pytest.approx(alone[hit.file], rel=1e-5)
         assert hit.score == pytest.approx(alone[hit.file] * sae_scores[hit.file], rel=1e-5)
 
 
@@ -238,6 +264,6 @@ def test_index_records_model_and_window_settings(library, tmp_path, iminet):
     target = LibraryIndex(library, tmp_path / "index")
     target.update(iminet)
     meta = target.open(iminet).meta
-    assert meta["model"]["name"] == "iminet" and meta["model"]["synthetic"] is True
+    assert meta["model"]["name"] == iminet.name and meta["model"]["synthetic"] is True
     assert meta["window"] == {"seconds": 4.0, "hop_seconds": 2.0, "max_windows": 1800}
     assert json.loads((target.folder / "library.json").read_text())["library"] == str(library.resolve())

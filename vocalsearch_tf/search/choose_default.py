@@ -42,20 +42,25 @@ PREFERRED = FALLBACK_DEFAULT  # no pairs learnt: a model trained on the embedded
 
 
 def score_matrix(check: check_module.CheckSet, spec: str, index_root: Path) -> np.ndarray:
-    """(imitations, sounds) raw scores of a single-component model through the search path."""
+    """(imitations, sounds) evidence of one model through the search path: a single model's,
+    or an ensemble's mean over its members."""
     scorer = resolve(spec)
-    if len(scorer.components) != 1:
+    if len(scorer.components) != 1 and not isinstance(scorer, fusion.Ensemble):
         raise ValueError(f"{spec}: measure the parts of a fusion, not the fusion itself")
+    evidence = scorer.mean_evidence if isinstance(scorer, fusion.Ensemble) else (
+        lambda best: scorer.components[0].evidence(best[0]))
     library = LibraryIndex(check.root / "sound_recordings", index_root)
     library.update(scorer)
     indexes = engine.open_indexes(library, scorer)
+    if any(index.paths != indexes[0].paths for index in indexes):
+        raise ValueError(f"{spec}: its members' indexes of {library.library} hold different sounds")
     column = {name: k for k, name in enumerate(indexes[0].paths)}
     order = np.array([column[Path(p).name] for p in check.sounds.path])
     rows = []
     for path in check.imitations.path:
         samples, rate = engine.load_imitation(path)
         best, _ = engine.component_scores(samples, rate, scorer, indexes)
-        rows.append(scorer.components[0].evidence(np.asarray(best[0], np.float64))[order])
+        rows.append(evidence([np.asarray(b, np.float64) for b in best])[order])
     return np.stack(rows)
 
 

@@ -100,6 +100,7 @@ class Fusion(Scorer):
     def __init__(self, parts: list[Scorer], name: str | None = None, betas: Sequence[float] | None = None,
                  calibrated_on: str = ""):
         flat = [c for part in parts for c in part.components]
+        self._shares = [share for part in parts for share in part.shares]
         if len(flat) < 2:
             raise ModelLoadError("a fusion needs at least two models, e.g. iminet+imisound")
         if len({c.key for c in flat}) < len(flat):
@@ -124,10 +125,35 @@ class Fusion(Scorer):
         return list(self._parts)
 
     @property
+    def shares(self) -> list[float]:
+        return list(self._shares)
+
+    @property
     def calibrated(self) -> bool:
         return self.betas is not None
 
     def combine(self, best):
         if self.calibrated:
             return calibrated_posterior([c.evidence(b) for c, b in zip(self._parts, best)], self.betas)
-        return np.prod([c.likelihoods(b) for c, b in zip(self._parts, best)], axis=0)
+        return np.prod([c.likelihoods(b) ** share for c, b, share in zip(self._parts, best, self.shares)], axis=0)
+
+
+class Ensemble(Fusion):
+    """Several trainings of one model searched as one: the mean of the members' evidence,
+    softmax'd at the ensemble's inverse temperature (one seed's quirks average out). In a
+    fusion its members count 1/K each (`shares`), in the product of likelihoods too."""
+
+    def __init__(self, members: list[Scorer], name: str, description: str, trained_on: str,
+                 inverse_temperature: float | None = None, calibrated_on: str = ""):
+        k = len(members)
+        for member in members:
+            member.inverse_temperature = None if inverse_temperature is None else inverse_temperature / k
+        super().__init__(members, name=name, betas=[(1.0 if inverse_temperature is None else inverse_temperature) / k] * k,
+                         calibrated_on=calibrated_on)
+        self._shares = [1.0 / k] * k
+        self.inverse_temperature = inverse_temperature
+        self.description, self.trained_on = description, trained_on
+
+    def mean_evidence(self, best: list[np.ndarray]) -> np.ndarray:
+        """The members' evidence averaged: what the ensemble's likelihood is a softmax of."""
+        return np.mean([c.evidence(b) for c, b in zip(self.components, best)], axis=0)

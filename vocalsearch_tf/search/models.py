@@ -2,7 +2,8 @@
 
 Shipped inside the package (`default_model/`), offline, rebuilt by `make default-model`
 (train_default.py), both trained on the embedded synthetic data:
-- `iminet`: IMINET (tied);
+- `iminet`: IMINET (tied), trained with several seeds and searched as one (`fusion.Ensemble`:
+  the members' mean evidence; `iminet.json` lists them);
 - `imisound`: the IMISOUND baseline (TASLP VI-C);
 - `fusion`: iminet x imisound, calibrated (`search/fusion.py`) with the weights fitted on the
   development check's tuning part (`default_model/measured.json`);
@@ -37,13 +38,12 @@ from pathlib import Path
 import numpy as np
 
 from vocalsearch_tf.search.config import ModelLoadError
-from vocalsearch_tf.search.fusion import Fusion
+from vocalsearch_tf.search.fusion import Ensemble, Fusion
 from vocalsearch_tf.search.scorers import (SYNTHETIC_NOTE, EmbeddingScorer, ImisoundScorer, PairScorer,  # noqa: F401
                                            Scorer, _digest_file, _path_key, save_imisound)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
-IMINET_FILE = DEFAULT_MODEL_DIR / "iminet_tied.keras"
-IMINET_CARD = DEFAULT_MODEL_DIR / "iminet_tied.json"
+IMINET_CARD = DEFAULT_MODEL_DIR / "iminet.json"  # the shipped IMINET: its members (seeds) and what they learnt from
 IMISOUND_FILE = DEFAULT_MODEL_DIR / "imisound.npz"
 MEASURED = DEFAULT_MODEL_DIR / "measured.json"  # the development check's numbers and the choice
 BUILT_IN = ("iminet", "imisound", "fusion")
@@ -63,6 +63,13 @@ def default_name() -> str:
     if choice not in BUILT_IN:
         raise ModelLoadError(f"{MEASURED}: default {choice!r} is not one of {BUILT_IN}")
     return choice
+
+
+def iminet_members() -> list[Path]:
+    """The shipped IMINET's `.keras` files, one per training seed (`iminet.json`)."""
+    if not IMINET_CARD.is_file():
+        raise ModelLoadError(f"the shipped model's card {IMINET_CARD} is missing; rebuild it with `make default-model`")
+    return [DEFAULT_MODEL_DIR / member["file"] for member in json.loads(IMINET_CARD.read_text())["members"]]
 
 
 def card(name: str) -> dict:
@@ -276,22 +283,37 @@ def _built_in(name: str) -> Scorer:
     info = card(name)
     if name == "fusion":
         weights = measured().get("fusion_weights")
-        return Fusion([_built_in("iminet"), _built_in("imisound")], name="fusion",
-                      betas=None if weights is None else [weights["iminet"], weights["imisound"]],
+        iminet = _built_in("iminet")
+        betas = None if weights is None else ([weights["iminet"] * share for share in iminet.shares]
+                                              + [weights["imisound"]])
+        return Fusion([iminet, _built_in("imisound")], name="fusion", betas=betas,
                       calibrated_on=measured().get("check", {}).get("tuning", ""))
-    path = IMINET_FILE if name == "iminet" else IMISOUND_FILE
-    if not path.is_file():
-        raise ModelLoadError(f"the shipped model {path} is missing; rebuild it with `make default-model`")
-
-    def load():
-        if name == "iminet":
-            return load_keras_scorer(path, name="iminet", description=info["description"],
-                                     trained_on=info["trained_on"], key="iminet-shipped")
-        return ImisoundScorer(path, name="imisound", key="imisound-shipped")
-
-    scorer = _cached((name, _state(path)), load)
+    if name == "iminet":
+        return _shipped_iminet(info)
+    if not IMISOUND_FILE.is_file():
+        raise ModelLoadError(f"the shipped model {IMISOUND_FILE} is missing; rebuild it with `make default-model`")
+    scorer = _cached((name, _state(IMISOUND_FILE)),
+                     lambda: ImisoundScorer(IMISOUND_FILE, name="imisound", key="imisound-shipped"))
     scorer.inverse_temperature = info.get("beta")
     return scorer
+
+
+def _shipped_iminet(info: dict) -> Scorer:
+    """The shipped IMINET: one model, or the ensemble of its seeds (`Ensemble`: mean evidence)."""
+    paths = iminet_members()
+    for path in paths:
+        if not path.is_file():
+            raise ModelLoadError(f"the shipped model {path} is missing; rebuild it with `make default-model`")
+    members = [_cached(("shipped", str(path), _state(path)),
+                       lambda path=path: load_keras_scorer(path, name="iminet" if len(paths) == 1 else f"iminet {path.stem.removeprefix('iminet_tied_')}",
+                                                           description=f"IMINET ({path.stem})",
+                                                           trained_on=info["trained_on"], key=f"iminet-shipped-{path.stem}"))
+               for path in paths]
+    if len(members) == 1:
+        members[0].inverse_temperature = info.get("beta")
+        return members[0]
+    return Ensemble(members, name="iminet", description=info["description"], trained_on=info["trained_on"],
+                    inverse_temperature=info.get("beta"), calibrated_on=measured().get("check", {}).get("tuning", ""))
 
 
 def _as_default(scorer: Scorer) -> Scorer:

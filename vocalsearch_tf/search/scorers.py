@@ -51,6 +51,11 @@ class Scorer:
     def components(self) -> list["Scorer"]:
         return [self]
 
+    @property
+    def shares(self) -> list[float]:
+        """What each component counts for in a fusion (an ensemble's members 1/K each)."""
+        return [1.0] * len(self.components)
+
     def candidate_vectors(self, windows: np.ndarray) -> np.ndarray:
         """(windows, dim) float32 from (windows, recording_samples) waveforms."""
         raise NotImplementedError
