@@ -320,3 +320,18 @@ def test_the_shipped_ensemble_is_measured_by_its_members_mean_evidence(tmp_path)
     assert not np.allclose(members[0], members[1])  # the seeds differ: the mean is not one of them
     with pytest.raises(ValueError, match="parts of a fusion"):
         choose_default.score_matrix(check, "fusion", tmp_path / "index")
+
+
+def test_per_package_cells_show_a_weakness_the_pooled_numbers_average_away():
+    check = hand_made_check(per_cell=9)
+    packages = pd.Series(np.where(check.sounds.sound_id % 2 == 0, "fonts", "effects"), index=check.sounds.sound_id)
+    on_fonts = np.flatnonzero(check.imitations.sound_id.map(packages).eq("fonts").to_numpy())
+    m = scores_where(check, on_fonts, seed=4)
+    scores = {"knows fonts": transfer_check.part_scores(check, lambda s, q: m[np.ix_(q, s)])}
+    cells = transfer_check.per_package(check, scores, packages)
+    fonts, effects = cells["confirmation"]["fonts"]["knows fonts"], cells["confirmation"]["effects"]["knows fonts"]
+    assert fonts["mean"] > 0.95 and effects["mean"] < 0.8
+    independent = check.imitations.process.isin(check.independent) & check.imitations.part.eq("confirmation")
+    assert fonts["n"] + effects["n"] == int(independent.sum())  # the in-distribution voice left out
+    table = transfer_check.package_table(cells["confirmation"])
+    assert table.loc["mean over packages", "knows fonts"] == f"{(fonts['mean'] + effects['mean']) / 2:.3f}"

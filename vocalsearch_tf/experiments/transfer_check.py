@@ -174,6 +174,39 @@ def summarise(check: CheckSet, ranks: dict[str, pd.DataFrame], baseline: str = B
     return out
 
 
+def sound_packages(check: CheckSet) -> pd.Series:
+    """Each sound's source package (`provenance.csv`), indexed by sound_id; empty without it."""
+    provenance = check.root / "provenance.csv"
+    if not provenance.exists():
+        return pd.Series(dtype=object)
+    package = pd.read_csv(provenance).set_index("filename").package
+    return pd.Series([package[Path(p).name] for p in check.sounds.path], index=check.sounds.sound_id)
+
+
+def per_package(check: CheckSet, scores: dict, packages: pd.Series) -> dict:
+    """Per part, source package and system: MRR (bootstrap interval) over the independent
+    processes' imitations of that package's sounds, all categories together. A check where
+    a few packages hold most imitations can hide a model's weakness on the others."""
+    package_of = check.imitations.set_index("imitation_id").sound_id.map(packages)
+    out: dict = {}
+    for name, system in scores.items():
+        ranks = reciprocal_ranks(check, system)
+        ranks = ranks[ranks.process.isin(check.independent)]
+        for (part, package), group in ranks.groupby([ranks.part, ranks.imitation_id.map(package_of)]):
+            out.setdefault(part, {}).setdefault(package, {})[name] = intervals.mean_interval(group.rr)
+    return out
+
+
+def package_table(cells: dict) -> pd.DataFrame:
+    """One part's `per_package` cells: a row per package (imitations n), a last row with each
+    system's mean over the packages, every package weighing the same."""
+    frame = pd.DataFrame({package: {name: cell_text(cell) for name, cell in by.items()} for package, by in cells.items()}).T
+    frame["n"] = [next(iter(by.values()))["n"] for by in cells.values()]
+    balanced = {name: np.mean([by[name]["mean"] for by in cells.values()]) for name in next(iter(cells.values()))}
+    frame.loc["mean over packages"] = {**{name: f"{v:.3f}" for name, v in balanced.items()}, "n": ""}
+    return frame
+
+
 def chance_by_part(check: CheckSet) -> dict[str, dict[str, float]]:
     return {part: chance(check.sounds[check.sounds.part == part], None) for part in check.parts}
 

@@ -95,6 +95,9 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     scores[check_module.BASELINE] = (check_module.part_scores(check, check_module.baseline_scores(check))
                                      if baseline is None else as_scores(baseline))
     result = check_module.result_of(check, scores)
+    packages = check_module.sound_packages(check)
+    if len(packages):
+        result["per_package"] = check_module.per_package(check, scores, packages)
     mean = lambda name, part: float(np.mean([c["mean"] for c in result["summary"][name][part]["pooled"].values()]))  # noqa: E731
     chosen, against_preferred = choose(check, scores)
     confirmed = max(BUILT_IN, key=lambda name: mean(name, "confirmation"))
@@ -205,6 +208,9 @@ def main(argv=None) -> int:
                       f"part: {content['default']}")
     Path(args.out).write_text(json.dumps(content, indent=1) + "\n")
     text = check_module.report(result)
+    for part, cells in result.get("per_package", {}).items():
+        text += (f"\n\n### {part} part, per source package (the independent processes, all categories)\n\n"
+                 + check_module.package_table(cells).to_markdown())
     if args.report:
         check_module.write_record(Path(args.report), "search_models", result, text)
     print(text)
