@@ -335,3 +335,18 @@ def test_per_package_cells_show_a_weakness_the_pooled_numbers_average_away():
     assert fonts["n"] + effects["n"] == int(independent.sum())  # the in-distribution voice left out
     table = transfer_check.package_table(cells["confirmation"])
     assert table.loc["mean over packages", "knows fonts"] == f"{(fonts['mean'] + effects['mean']) / 2:.3f}"
+
+
+def test_a_package_holding_most_imitations_does_not_decide_the_default_alone():
+    big, small = np.full(100, 1.0), np.full(10, -1.0)  # wins on one large package, loses on a small one
+    candidate, groups = np.concatenate([big, small]), np.array(["fonts"] * 100 + ["drums"] * 10)
+    reference = np.zeros(110)
+    pooled = intervals.paired_difference(candidate, reference)
+    balanced = intervals.balanced_paired_difference(candidate, reference, groups)
+    assert pooled["difference"] == pytest.approx(90 / 110) and intervals.verdict(pooled) == "better"
+    assert balanced["difference"] == pytest.approx(0.0) and intervals.verdict(balanced) == "tie"
+    even = np.random.default_rng(0).normal(0.2, 1.0, 120)
+    same = intervals.balanced_paired_difference(even, np.zeros(120), np.repeat(["a", "b"], 60))
+    assert same["difference"] == pytest.approx(even.mean()) and same["low"] < even.mean() < same["high"]
+    assert choose_default.beyond_noise(reference, {"fonts only": candidate})[0] == "fonts only"
+    assert choose_default.beyond_noise(reference, {"fonts only": candidate}, groups)[0] is None

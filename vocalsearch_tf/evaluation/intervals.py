@@ -34,6 +34,25 @@ def paired_difference(a, b, seed: int = 0, resamples: int = RESAMPLES) -> dict[s
     return {"difference": result["mean"], "low": result["low"], "high": result["high"], "n": result["n"]}
 
 
+def balanced_paired_difference(a, b, groups, seed: int = 0, resamples: int = RESAMPLES) -> dict[str, float]:
+    """mean(a - b) with every group weighing the same (the mean of the groups' means), and
+    its interval from resampling the queries within each group (a stratified bootstrap):
+    a group holding most queries does not decide alone."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    groups = np.asarray(groups)
+    if d.shape != groups.shape:
+        raise ValueError(f"{groups.shape} groups for {d.shape} paired values")
+    rng = np.random.default_rng(seed)
+    names = sorted(set(groups.tolist()))
+    point, means = 0.0, np.zeros(resamples)
+    for name in names:
+        x = d[groups == name]
+        point += x.mean() / len(names)
+        means += x[rng.integers(0, len(x), (resamples, len(x)))].mean(axis=1) / len(names)
+    low, high = np.percentile(means, [(100 - LEVEL) / 2, (100 + LEVEL) / 2])
+    return {"difference": float(point), "low": float(low), "high": float(high), "n": int(d.size)}
+
+
 def verdict(difference: dict[str, float]) -> str:
     """'better' / 'worse' when the interval excludes 0, else 'tie'."""
     if difference["low"] > 0:

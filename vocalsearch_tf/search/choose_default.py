@@ -116,7 +116,9 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
             f"imitated by {', '.join(check.independent)}; each imitation ranks the "
             f"{next(iter(n_sounds.values()))['sounds']} sounds of its category)")
     content = {"default": chosen, "best_on_confirmation": confirmed,
-               "chosen_on": f"tuning part, pooled; {PREFERRED} unless another wins by a paired 95 % interval",
+               "chosen_on": (f"tuning part, pooled over processes"
+                             + (", every source package weighing the same" if len(check_module.sound_packages(check)) else "")
+                             + f"; {PREFERRED} unless another wins by a paired 95 % interval"),
                "against_preferred": against_preferred,
                "check": {"what": what, "tuning": f"{what}, tuning part ({len(tuning)} imitations)",
                          "chance": result["chance"]["confirmation"], "date": datetime.date.today().isoformat()},
@@ -125,11 +127,15 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     return result, content
 
 
-def beyond_noise(reference: np.ndarray, alternatives: dict[str, np.ndarray]) -> tuple[str | None, dict]:
+def beyond_noise(reference: np.ndarray, alternatives: dict[str, np.ndarray],
+                 groups: np.ndarray | None = None) -> tuple[str | None, dict]:
     """The alternative that beats `reference` by a paired 95 % interval above zero (of
     several, the largest difference; the first given on a tie), or None; and every
-    alternative's difference. A point estimate alone would pick among ties by noise."""
-    against = {name: intervals.paired_difference(ranks, reference) for name, ranks in alternatives.items()}
+    alternative's difference. A point estimate alone would pick among ties by noise. With
+    `groups` (each imitation's source package) every group weighs the same."""
+    differ = (intervals.paired_difference if groups is None
+              else lambda a, b: intervals.balanced_paired_difference(a, b, groups))
+    against = {name: differ(ranks, reference) for name, ranks in alternatives.items()}
     winners = [name for name in alternatives if intervals.verdict(against[name]) == "better"]
     order = list(alternatives)
     best = max(winners, key=lambda name: (against[name]["difference"], -order.index(name)), default=None)
@@ -168,10 +174,25 @@ def fusion_against_parts(check: check_module.CheckSet, scores: dict) -> dict:
 
 def choose(check: check_module.CheckSet, scores: dict) -> tuple[str, dict]:
     """`default`: the unsupervised `PREFERRED` unless a built-in beats it beyond noise on the
-    tuning part (reciprocal ranks of the independent processes' imitations)."""
+    tuning part (reciprocal ranks of the independent processes' imitations), every source
+    package weighing the same where the check says which package a sound came from: what
+    must carry is sources, and two sampled-instrument packages hold two thirds of the
+    imitations."""
     best, against = beyond_noise(_tuning_ranks(check, scores[PREFERRED]),
-                                 {name: _tuning_ranks(check, scores[name]) for name in BUILT_IN if name != PREFERRED})
+                                 {name: _tuning_ranks(check, scores[name]) for name in BUILT_IN if name != PREFERRED},
+                                 _tuning_packages(check, scores[PREFERRED]))
     return best or PREFERRED, against
+
+
+def _tuning_packages(check, scores) -> np.ndarray | None:
+    """The source package of each of `_tuning_ranks`' imitations, or None without provenance."""
+    packages = check_module.sound_packages(check)
+    if not len(packages):
+        return None
+    ranks = check_module.reciprocal_ranks(check, scores)
+    keep = (ranks.part == "tuning") & ranks.process.isin(check.independent)
+    package_of = check.imitations.set_index("imitation_id").sound_id.map(packages)
+    return ranks.imitation_id[keep].map(package_of).to_numpy()
 
 
 def _tuning_ranks(check, scores) -> np.ndarray:

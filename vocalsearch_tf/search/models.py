@@ -116,8 +116,9 @@ def default_reason() -> str:
     gaps = ", ".join(f"{n} {d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for n, d in against.items())
     how = (f"no model beat the unsupervised {FALLBACK_DEFAULT} beyond noise" if chosen == FALLBACK_DEFAULT
            else f"it beat the unsupervised {FALLBACK_DEFAULT}")
+    balanced = ", every source package weighing the same" if "package" in content.get("chosen_on", "") else ""
     return (f"the default: {chosen}, chosen on the tuning part of the development check of transfer "
-            f"(real recordings): {how}" + (f" (MRR against {FALLBACK_DEFAULT}: {gaps})" if gaps else ""))
+            f"(real recordings): {how}" + (f" (MRR against {FALLBACK_DEFAULT}{balanced}: {gaps})" if gaps else ""))
 
 
 def _load_keras(path: Path):
