@@ -117,7 +117,7 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
             f"{next(iter(n_sounds.values()))['sounds']} sounds of its category)")
     content = {"default": chosen, "best_on_confirmation": confirmed,
                "chosen_on": (f"tuning part, pooled over processes"
-                             + (", every source package weighing the same" if len(check_module.sound_packages(check)) else "")
+                             + (", every source package weighing the same" if len(packages) else "")
                              + f"; {PREFERRED} unless another wins by a paired 95 % interval"),
                "against_preferred": against_preferred,
                "check": {"what": what, "tuning": f"{what}, tuning part ({len(tuning)} imitations)",
