@@ -350,3 +350,23 @@ def test_a_package_holding_most_imitations_does_not_decide_the_default_alone():
     assert same["difference"] == pytest.approx(even.mean()) and same["low"] < even.mean() < same["high"]
     assert choose_default.beyond_noise(reference, {"fonts only": candidate})[0] == "fonts only"
     assert choose_default.beyond_noise(reference, {"fonts only": candidate}, groups)[0] is None
+
+
+def test_the_fusion_weights_are_fitted_with_every_source_package_weighing_the_same(tmp_path):
+    """iminet knows the sounds of a large package, imisound those of a small one: fitted with
+    each package weighing the same, imisound's share of the fusion grows."""
+    check = hand_made_check(per_cell=9)
+    small = check.sounds.sound_id % 3 == 0
+    pd.DataFrame({"filename": [Path(p).name for p in check.sounds.path],
+                  "package": np.where(small, "drums", "fonts")}).to_csv(tmp_path / "provenance.csv", index=False)
+    with_packages = transfer_check.CheckSet(tmp_path, check.sounds, check.imitations, check.in_distribution)
+    on_small = check.imitations.sound_id.isin(check.sounds.sound_id[small]).to_numpy()
+    rows = np.arange(len(check.imitations))
+    matrices = {"iminet": scores_where(check, rows[~on_small], seed=5),
+                "imisound": scores_where(check, rows[on_small], seed=6)}
+    baseline = np.zeros_like(matrices["iminet"])
+    share = lambda w: w["imisound"] / w["iminet"]  # noqa: E731
+    pooled = choose_default.measure(check, matrices, baseline)[1]
+    balanced = choose_default.measure(with_packages, matrices, baseline)[1]
+    assert pooled["fusion_weights_from"] == balanced["fusion_weights_from"] == "likelihood fit"
+    assert share(balanced["fusion_weights"]) > 1.05 * share(pooled["fusion_weights"])

@@ -76,6 +76,24 @@ def test_two_informative_independent_parts_fuse_better_than_either():
     assert mrr(fused, targets[confirm]) > max(mrr(p[confirm], targets[confirm]) for p in parts) + 0.02
 
 
+def test_with_groups_every_group_weighs_the_same_as_if_the_small_one_were_repeated():
+    """Group weights 1/size: one query of group 'drums' counts as much as the three of 'fonts',
+    exactly as the unweighted fit of the same data with the drums query written three times."""
+    rng = np.random.default_rng(4)
+    rows, targets = informative(rng, 1.0, 40)
+    other, _ = informative(rng, 0.5, 40)
+    groups = ["drums"] * 10 + ["fonts"] * 30
+    weighted = fusion.fit_weights([rows, other], targets, groups)
+    repeated = [q for q in range(10) for _ in range(3)] + list(range(10, 40))
+    unweighted = fusion.fit_weights([[rows[q] for q in repeated], [other[q] for q in repeated]],
+                                    [targets[q] for q in repeated])
+    assert weighted == pytest.approx(unweighted, rel=1e-4)
+    assert weighted != pytest.approx(fusion.fit_weights([rows, other], targets), rel=1e-3)
+    assert fusion.group_weights(None, 3).tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="2 group labels for 40 targets"):
+        fusion.fit_weights([rows], targets, ["a", "b"])
+
+
 class Fixed(Scorer):
     """A part whose evidence is its score doubled and whose likelihood is its score."""
 

@@ -12,8 +12,8 @@ from there).
 
 On the **tuning part**, pooled over the imitation processes independent of the embedded
 data, the fusion's weights are fitted (`fusion.fit_weights`: the likelihood of each
-imitation's true sound among its category's; one part alone where it ranks better), each
-part's own inverse temperature too, and
+imitation's true sound among its category's, every source package weighing the same; one
+part alone where it ranks better), each part's own inverse temperature too, and
 `default` is chosen (`choose`): IMISOUND (unsupervised: no imitation-sound pairs) unless another built-in beats it
 there by a paired bootstrap interval that excludes zero. The
 **confirmation part** only reports (MRR per category with bootstrap 95 % intervals). All of
@@ -64,14 +64,24 @@ def score_matrix(check: check_module.CheckSet, spec: str, index_root: Path) -> n
     return np.stack(rows)
 
 
-def _rows(cells) -> tuple[list[np.ndarray], list[int]]:
-    """Evidence rows and targets of the imitations in `cells` (part -> code -> CategoryScores)."""
-    rows, targets = [], []
+def _rows(cells) -> tuple[list[np.ndarray], list[int], list]:
+    """Evidence rows, targets and imitation ids of the imitations in `cells` (part -> code ->
+    CategoryScores)."""
+    rows, targets, ids = [], [], []
     for by_code in cells.values():
         for cell in by_code.values():
             rows += list(cell.scores)
             targets += list(cell.targets)
-    return rows, targets
+            ids += list(cell.query_ids)
+    return rows, targets, ids
+
+
+def _package_groups(check: check_module.CheckSet, ids: list) -> np.ndarray | None:
+    """The source package of each imitation in `ids`, or None where the check does not say."""
+    packages = check_module.sound_packages(check)
+    if not len(packages):
+        return None
+    return check.imitations.set_index("imitation_id").sound_id.map(packages)[ids].to_numpy()
 
 
 def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
@@ -87,8 +97,10 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     scores = {name: as_scores(m) for name, m in matrices.items()}
     tuned = {name: check_module.part_scores(_only(check, tune_set), lambda s, q, m=m: m[np.ix_(q, s)])
              for name, m in matrices.items()}
-    betas = {name: fusion.fit_inverse_temperature(*_rows(tuned[name])) for name in COMPONENTS}
-    fitted = fusion.fit_weights([_rows(tuned[n])[0] for n in COMPONENTS], _rows(tuned[COMPONENTS[0]])[1])
+    _, targets, ids = _rows(tuned[COMPONENTS[0]])
+    groups = _package_groups(check, ids)
+    betas = {name: fusion.fit_inverse_temperature(_rows(tuned[name])[0], targets, groups) for name in COMPONENTS}
+    fitted = fusion.fit_weights([_rows(tuned[n])[0] for n in COMPONENTS], targets, groups)
     fused = lambda w: as_scores(sum(b * matrices[n] for n, b in zip(COMPONENTS, w)))  # noqa: E731
     weights, weights_from = fusion_weights(check, fused, fitted, betas)
     scores["fusion"] = fused(weights)
@@ -150,7 +162,8 @@ def fusion_weights(check, fused, fitted: list[float], betas: dict[str, float]) -
     alone = {f"{name} alone": [max(betas[name], 1e-6) if other == name else 0.0 for other in COMPONENTS]
              for name in COMPONENTS}
     best, _ = beyond_noise(_tuning_ranks(check, fused(fitted)),
-                           {how: _tuning_ranks(check, fused(w)) for how, w in alone.items()})
+                           {how: _tuning_ranks(check, fused(w)) for how, w in alone.items()},
+                           _tuning_packages(check, fused(fitted)))
     return (fitted, "likelihood fit") if best is None else (alone[best], best)
 
 

@@ -34,39 +34,49 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
     return x - logsumexp(x) if len(x) else x
 
 
-def _stacked(parts: Sequence[Sequence[np.ndarray]], targets: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Queries grouped by their number of candidates: (queries, parts, candidates) evidence, targets."""
+Stacked = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _stacked(parts: Sequence[Sequence[np.ndarray]], targets: Sequence[int], weights: np.ndarray) -> Stacked:
+    """Queries grouped by their number of candidates: (queries, parts, candidates) evidence,
+    targets and query weights."""
     groups: dict[int, list[int]] = {}
     for q in range(len(targets)):
         groups.setdefault(len(parts[0][q]), []).append(q)
     return [(np.stack([np.stack([np.asarray(part[q], np.float64) for part in parts]) for q in queries]),
-             np.asarray([targets[q] for q in queries])) for queries in groups.values()]
+             np.asarray([targets[q] for q in queries]), weights[queries]) for queries in groups.values()]
 
 
-def mean_nll(betas: np.ndarray, stacked: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, np.ndarray]:
-    """Mean negative log-likelihood of the targets under softmax(betas . evidence), and its gradient."""
-    total, grad, count = 0.0, np.zeros(len(betas)), 0
-    for evidence, targets in stacked:
+def mean_nll(betas: np.ndarray, stacked: Stacked) -> tuple[float, np.ndarray]:
+    """Weighted mean negative log-likelihood of the targets under softmax(betas . evidence),
+    and its gradient."""
+    total, grad, count = 0.0, np.zeros(len(betas)), 0.0
+    for evidence, targets, weights in stacked:
         logits = np.einsum("p,qpc->qc", betas, evidence)
         norm = logsumexp(logits, axis=1)
         p = np.exp(logits - norm[:, None])
         rows = np.arange(len(targets))
-        total += float((norm - logits[rows, targets]).sum())
-        grad += np.einsum("qpc,qc->p", evidence, p) - evidence[rows, :, targets].sum(axis=0)
-        count += len(targets)
+        total += float(weights @ (norm - logits[rows, targets]))
+        grad += weights @ (np.einsum("qpc,qc->qp", evidence, p) - evidence[rows, :, targets])
+        count += float(weights.sum())
     return total / count, grad / count
 
 
-def fit_weights(parts: Sequence[Sequence[np.ndarray]], targets: Sequence[int]) -> list[float]:
+def fit_weights(parts: Sequence[Sequence[np.ndarray]], targets: Sequence[int],
+                groups: Sequence | None = None) -> list[float]:
     """The betas (one per part, each >= 0) maximising the targets' likelihood.
 
     `parts[i][q]` is part i's evidence over query q's candidates (candidates may differ in
     number between queries, not between parts); `targets[q]` indexes query q's true sound.
+    With `groups` (a label per query, such as its sound's source package) every group weighs
+    the same in the likelihood, however many queries it holds.
     The objective is convex in the betas, so L-BFGS-B from 0 reaches its minimum.
     """
     if not len(parts) or not len(targets) or any(len(part) != len(targets) for part in parts):
         raise ValueError("fit_weights needs, for every part, one evidence row per target")
-    stacked = _stacked(parts, targets)
+    if groups is not None and len(groups) != len(targets):
+        raise ValueError(f"fit_weights: {len(groups)} group labels for {len(targets)} targets")
+    stacked = _stacked(parts, targets, group_weights(groups, len(targets)))
     # a scale-free start and bound: evidence spreads differ by orders of magnitude between models
     spread = np.array([np.median([np.std(row) for row in part]) for part in parts])
     scale = 1.0 / np.maximum(spread, 1e-12)
@@ -76,14 +86,23 @@ def fit_weights(parts: Sequence[Sequence[np.ndarray]], targets: Sequence[int]) -
     return [float(b) for b in result.x * scale]
 
 
+def group_weights(groups: Sequence | None, n: int) -> np.ndarray:
+    """Per query 1 / (its group's size): every group sums to one; all ones without groups."""
+    if groups is None:
+        return np.ones(n)
+    labels, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse]
+
+
 def _scaled(betas, stacked, scale):
     value, grad = mean_nll(betas, stacked)
     return value, grad * scale
 
 
-def fit_inverse_temperature(rows: Sequence[np.ndarray], targets: Sequence[int]) -> float:
+def fit_inverse_temperature(rows: Sequence[np.ndarray], targets: Sequence[int],
+                            groups: Sequence | None = None) -> float:
     """One part's beta: `fit_weights` with that part alone."""
-    return fit_weights([rows], targets)[0]
+    return fit_weights([rows], targets, groups)[0]
 
 
 def calibrated_posterior(evidence: Sequence[np.ndarray], betas: Sequence[float]) -> np.ndarray:
