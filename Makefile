@@ -124,7 +124,7 @@ synthetic: setup
 download: setup
 	$(PY) -m vocalsearch_tf.datasets download $(DATASET) --dest "$(DATA_DIR)"
 
-# The development check of transfer: 120 real sounds from 8 Debian packages (fetched without
+# The development check of transfer: 150 real sounds from 14 Debian packages (fetched without
 # root: apt-get download + dpkg-deb -x into PACKAGES_DIR), imitated by three processes, split
 # once by sound into tuning and confirmation parts; MRR per category with bootstrap intervals
 # for chance, the CQT-summary baseline and the IMINET models under MODELS_DIR.

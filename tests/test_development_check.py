@@ -26,7 +26,7 @@ def fake_packages(root, files_per_pool=None):
     rng = np.random.default_rng(0)
     roots = {}
     for category, pools in packaged.POOLS.items():
-        for pool in pools:
+        for pool in (*pools, *packaged.ADDED_POOLS[category]):
             base = root / pool.package
             roots[pool.package] = base
             folder = base / pool.folder
@@ -42,15 +42,16 @@ def fake_packages(root, files_per_pool=None):
     return roots
 
 
-def test_thirty_sounds_a_category_from_eight_packages_split_once_by_sound(tmp_path):
+def test_forty_sounds_a_category_from_fourteen_packages_split_once_by_sound(tmp_path):
     roots = fake_packages(tmp_path)
     sounds = packaged.choose_sounds(roots, seed=0)
     per = collections.Counter((s.category, s.part) for s in sounds)
-    assert per == {(c, p): 15 for c in packaged.CATEGORIES for p in packaged.PARTS}
+    assert per == {(c, p): 15 if c == "single synthesizer" else 20 for c in packaged.CATEGORIES for p in packaged.PARTS}
     packages = {s.package for s in sounds}
-    assert len(packages) >= 6 and packages == set(packaged.PACKAGES)
+    assert len(packages) == 14 and packages == set(packaged.PACKAGES)
     assert not packages & (packaged.RESERVED_PACKAGES | packaged.TRAINING_PACKAGES)
-    left_out = {stem for pools in packaged.POOLS.values() for pool in pools for stem in pool.leave_out}
+    left_out = {stem for table in (packaged.POOLS, packaged.ADDED_POOLS) for pools in table.values()
+                for pool in pools for stem in pool.leave_out}
     assert not [s for s in sounds if s.source.rsplit("/", 1)[-1].rsplit(".", 1)[0] in left_out]
     assert not [s for s in sounds if "Kick-Soft" in s.source]  # the GM kit's pattern keeps one velocity
     # each pool's sounds are shared between the parts (within one), so both parts hold every source
@@ -62,6 +63,26 @@ def test_thirty_sounds_a_category_from_eight_packages_split_once_by_sound(tmp_pa
     assert [(s.label, s.part) for s in again] == [(s.label, s.part) for s in sounds]
     other = packaged.choose_sounds(roots, seed=1)
     assert [(s.label, s.part) for s in other] != [(s.label, s.part) for s in sounds]
+
+
+def test_version_4_adds_drums_loops_and_effects_and_keeps_version_3_as_it_was(tmp_path):
+    roots = fake_packages(tmp_path)
+    sounds = packaged.choose_sounds(roots, seed=0)
+    version_3 = packaged.choose_sounds(roots, seed=0, added={})
+    assert len(version_3) == 120 and len(sounds) == 150
+    key = lambda s: s.label if s.render else (s.package, s.source)  # noqa: E731 - renderings share a file
+    part = {key(s): s.part for s in sounds}
+    assert all(part[key(s)] == s.part for s in version_3)  # the same sounds in the same parts
+    added = [s for s in sounds if key(s) not in {key(v) for v in version_3}]
+    assert collections.Counter(s.category for s in added) == {c: 10 for c in packaged.ADDED_POOLS}
+    assert collections.Counter(s.part for s in added) == {"tuning": 15, "confirmation": 15}
+    # a sound keeps its imitations where its label stays (these fake files share stems across
+    # packages, which renames some; the real ones keep all 120)
+    same = {s.label for s in version_3} & {s.label for s in sounds}
+    assert len(same) > 60
+    ids = [plan[1].set_index("sound_label").loc[sorted(same)].id.tolist()
+           for plan in (packaged.plan(sounds, seed=0), packaged.plan(version_3, seed=0))]
+    assert ids[0] == ids[1]
 
 
 def test_the_same_stem_in_two_packages_gets_two_labels():
@@ -293,7 +314,8 @@ def test_model_cards_say_what_the_default_was_chosen_on_beside_chance_and_the_ba
     for name, d in content["against_preferred"].items():
         assert f"{name} {d['difference']:+.3f}" in reason
     note = models.measurement_note("fusion")
-    assert "confirmation part" in note and "chance 0.22" in note and "CQT-summary baseline" in note
+    chance = " / ".join(f"{v:.2f}" for v in content["check"]["chance"].values())
+    assert "confirmation part" in note and f"chance {chance}" in note and "CQT-summary baseline" in note
     ai = content["models"]["fusion"]["confirmation"]["AI"]
     assert f"AI {ai['mrr']:.2f} [{ai['low']:.2f}, {ai['high']:.2f}]" in note
 

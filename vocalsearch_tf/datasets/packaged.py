@@ -8,8 +8,9 @@ imitated by several independent processes, in VocalSketch v1.0.4's layout and co
     <dest>/provenance.csv     each sound's package, file, part (tuning / confirmation)
     <dest>/imitations.csv     each imitation's process, performer and part
 
-Four categories as in VocalSketch, 30 sounds each, from 8 Debian packages fetched without
-root (`apt-get download`, `dpkg-deb -x`; `datasets/debian.py`), as the table `POOLS` says:
+Four categories as in VocalSketch, 40 sounds each (the single synthesizer 30), from 14
+Debian packages fetched without root (`apt-get download`, `dpkg-deb -x`; `datasets/debian.py`),
+as the tables `POOLS` and `ADDED_POOLS` say:
 
 - acoustic instruments: LMMS's recorded instruments (`lmms-common`), Hydrogen's GM rock kit
   (`hydrogen-data`), acoustic GM programs of `musescore-general-soundfont-small`;
@@ -20,6 +21,13 @@ root (`apt-get download`, `dpkg-deb -x`; `datasets/debian.py`), as the table `PO
   Tux Paint's tool sounds (`tuxpaint-data`), LMMS's effects (no speech, no music);
 - single synthesizer: one GM synth patch (Lead 2, sawtooth) with different notes, rhythms,
   glides and swells, as VocalSketch's single synthesizer varies one synth's parameters.
+
+Version 4 of the check added `ADDED_POOLS`: drums, loops and game effects (10 sounds in each
+of the first three categories: Hydrogen's extra drum kits, acoustic and electronic, LMMS's
+beats, and the effects of five more games). In version 3 two sampled-instrument packages
+held two thirds of the imitations, and the learnt models led there and trailed on drums and
+effects. The added pools' groups come after version 3's, so version 3's sounds keep their
+choice, their part and their imitations.
 
 Each sound is imitated by `IMITATIONS_PER_PROCESS` performers of each process of
 `imitation_processes` (eSpeak NG onomatopoeia, a contour whistle/hum, and the embedded
@@ -57,7 +65,8 @@ from vocalsearch_tf.datasets.synthetic.common import random_id, rng_for, write_w
 from vocalsearch_tf.datasets.synthetic.vocalsketch import CATEGORIES, IMITATION_COLUMNS, SOUND_COLUMNS
 from vocalsearch_tf.signal import audio
 
-SOUNDS_PER_CATEGORY = 30
+SOUNDS_PER_CATEGORY = 40
+SINGLE_SYNTH_SOUNDS = 30  # one patch: more of it would only add to the sound font's share
 IMITATIONS_PER_PROCESS = 4  # per sound: this many of a process's performers imitate it
 PERFORMERS_PER_PROCESS = 10
 PARTS = ("tuning", "confirmation")
@@ -69,7 +78,7 @@ RESERVED_PACKAGES = frozenset({"sonic-pi-samples", "minetest-data", "sound-theme
 TRAINING_PACKAGES = frozenset({"fluid-soundfont-gm", "fluid-soundfont-gs", "timgm6mb-soundfont"})
 SOUNDFONT = ("musescore-general-soundfont-small", "usr/share/sounds/sf3/MuseScore_General_Lite.sf3")
 LMMS = "usr/share/lmms/samples"
-HYDROGEN = "usr/share/hydrogen/data/drumkits"
+HYDROGEN = "usr/share/hydrogen/data/drumkits"  # hydrogen-data's kits, and hydrogen-drumkits' own
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,26 @@ POOLS = {
         Pool("lmms-common", f"{LMMS}/misc", 2, ("bass!", "buzz!", "undefined01", "electric_ping01")),
     ),
 }
+ADDED_POOLS = {  # check version 4: drums, loops and game effects
+    "acoustic instruments": (
+        Pool("hydrogen-drumkits", f"{HYDROGEN}/ColomboAcousticDrumkit", 4),
+        Pool("hydrogen-drumkits", f"{HYDROGEN}/circAfrique v4", 3),
+        Pool("hydrogen-drumkits", f"{HYDROGEN}/Millo-Drums_v.1", 3, ("emptySample",)),
+    ),
+    "commercial synthesizers": (
+        Pool("hydrogen-drumkits", f"{HYDROGEN}/ElectricEmpireKit", 4),
+        Pool("hydrogen-drumkits", f"{HYDROGEN}/HardElectro1", 3, ("emptySample",)),
+        Pool("lmms-common", f"{LMMS}/beats", 3),
+    ),
+    "everyday sounds": (
+        Pool("lbreakout2-data", "usr/share/games/lbreakout2/sounds", 3,
+             ("dammit", "damn", "excellent", "verygood", "wontgiveup")),
+        Pool("powermanga-data", "usr/share/games/powermanga/sounds", 3),
+        Pool("kgoldrunner", "usr/share/kgoldrunner/themes/default", 2, ("completed", "gameover", "victory")),
+        Pool("kbounce", "usr/share/kbounce/sounds", 1),
+        Pool("kapman", "usr/share/sounds/kapman", 1, ("gameover", "levelup")),
+    ),
+}
 # General MIDI programs of the MuseScore font (0-based), and how many each category renders
 GM_ACOUSTIC = {"clarinet": 71, "oboe": 68, "tuba": 58, "alto sax": 65, "marimba": 12, "nylon guitar": 24,
                "harp": 46, "xylophone": 13, "french horn": 60, "bassoon": 70, "accordion": 21, "sitar": 104}
@@ -117,7 +146,8 @@ GM_SYNTH = {"square lead": 80, "calliope lead": 82, "chiff lead": 83, "charang l
             "halo pad": 94, "sweep pad": 95, "synth bass 1": 38, "synth brass 1": 62}
 RENDERED = {"acoustic instruments": (GM_ACOUSTIC, 9), "commercial synthesizers": (GM_SYNTH, 10)}
 SINGLE_SYNTH_PROGRAM = 81  # Lead 2 (sawtooth)
-PACKAGES = tuple(sorted({p.package for pools in POOLS.values() for p in pools} | {SOUNDFONT[0]}))
+PACKAGES = tuple(sorted({p.package for table in (POOLS, ADDED_POOLS) for pools in table.values() for p in pools}
+                        | {SOUNDFONT[0]}))
 AUDIO_SUFFIXES = {".wav", ".ogg", ".flac"}
 
 SATISFACTION = ["Completely satisfied", "Mostly satisfied", "Somewhat satisfied",
@@ -141,7 +171,7 @@ def check_allowed(packages) -> None:
 
 def _counts_add_up() -> None:
     for category, pools in POOLS.items():
-        total = sum(p.count for p in pools) + RENDERED.get(category, ({}, 0))[1]
+        total = sum(p.count for p in (*pools, *ADDED_POOLS[category])) + RENDERED.get(category, ({}, 0))[1]
         assert total == SOUNDS_PER_CATEGORY, (category, total)
 
 
@@ -202,7 +232,7 @@ def _rendered(category: str, names: dict[str, int], count: int, seed: int) -> li
 def _single_synth(seed: int) -> list[Sound]:
     """One patch, many settings: notes, rhythm, a pitch glide and a swell differ."""
     rng = rng_for(seed, "packaged", "single synth")
-    numbers = sorted(rng.choice(np.arange(100, 1000), size=SOUNDS_PER_CATEGORY, replace=False))
+    numbers = sorted(rng.choice(np.arange(100, 1000), size=SINGLE_SYNTH_SOUNDS, replace=False))
     sounds = []
     for number in numbers:
         r = rng_for(seed, "packaged", "single synth", int(number))
@@ -252,9 +282,10 @@ def _unique_labels(sounds: list[Sound]) -> list[Sound]:
     return sounds
 
 
-def choose_sounds(roots: dict[str, Path], seed: int) -> list[Sound]:
+def choose_sounds(roots: dict[str, Path], seed: int, added: dict = ADDED_POOLS) -> list[Sound]:
     """`SOUNDS_PER_CATEGORY` sounds per category (a seeded choice from each pool's sorted
-    readable files, and seeded GM renderings), each with its part."""
+    readable files, and seeded GM renderings), each with its part. The `added` pools come
+    last: without them, the sounds and parts are version 3's."""
     sounds = []
     for category in CATEGORIES:
         if category == "single synthesizer":
@@ -264,6 +295,7 @@ def choose_sounds(roots: dict[str, Path], seed: int) -> list[Sound]:
             if category in RENDERED:
                 names, count = RENDERED[category]
                 groups.append(_rendered(category, names, count, seed))
+            groups += [_choose_from_pool(roots, pool, category, seed) for pool in added.get(category, ())]
         sounds += assign_parts(groups, category, seed)
     sounds = _unique_labels(sounds)
     labels = [s.label for s in sounds]
