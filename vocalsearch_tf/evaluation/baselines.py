@@ -12,11 +12,12 @@ import numpy as np
 from vocalsearch_tf.config import IMINET_CQT, ConstantQParams
 
 
-def cqt_summary(clips: np.ndarray, params: ConstantQParams = IMINET_CQT, batch: int = 64) -> np.ndarray:
-    """`(clips, 2 * n_bins)`: per-bin mean and std of log|CQT| over time."""
+def cqt_summary(clips: np.ndarray, params: ConstantQParams = IMINET_CQT, batch: int = 64, layer=None) -> np.ndarray:
+    """`(clips, 2 * n_bins)`: per-bin mean and std of log|CQT| over time (`layer`: a
+    `ConstantQ(params)` already built)."""
     from vocalsearch_tf.signal.features import ConstantQ
 
-    layer = ConstantQ(params)
+    layer = layer or ConstantQ(params)
     parts = []
     for start in range(0, len(clips), batch):
         spec = layer(np.asarray(clips[start:start + batch], np.float32)).numpy()[..., 0]

@@ -35,9 +35,9 @@ from vocalsearch_tf.evaluation import intervals
 from vocalsearch_tf.experiments import transfer_check as check_module
 from vocalsearch_tf.search import engine, fusion
 from vocalsearch_tf.search.index import LibraryIndex
-from vocalsearch_tf.search.models import BUILT_IN, FALLBACK_DEFAULT, MEASURED, resolve
+from vocalsearch_tf.search.models import BUILT_IN, FALLBACK_DEFAULT, FUSION_PARTS, MEASURED, resolve
 
-COMPONENTS = ("iminet", "imisound")  # the parts of the built-in `fusion`
+COMPONENTS = FUSION_PARTS  # the parts of the built-in `fusion`
 PREFERRED = FALLBACK_DEFAULT  # no pairs learnt: a model trained on the embedded pairs must earn its place
 
 
@@ -86,9 +86,11 @@ def _package_groups(check: check_module.CheckSet, ids: list) -> np.ndarray | Non
 
 def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
             baseline: np.ndarray | None = None) -> tuple[dict, dict]:
-    """The check's result for each model (components as given, `fusion` fitted on the tuning
-    part), and `measured.json`'s content. `baseline`: the CQT-summary baseline's (imitations,
-    sounds) scores, computed from the audio when not given."""
+    """The check's result for each model (components as given: those of `COMPONENTS` in
+    `matrices`; `fusion` of them fitted on the tuning part), and `measured.json`'s content.
+    `baseline`: the CQT-summary baseline's (imitations, sounds) scores, computed from the
+    audio when not given."""
+    parts = [name for name in COMPONENTS if name in matrices]
     independent = set(check.independent)
     tuning = check.imitations.index[(check.imitations.part == "tuning")
                                     & check.imitations.process.isin(independent)].to_numpy()
@@ -97,11 +99,11 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     scores = {name: as_scores(m) for name, m in matrices.items()}
     tuned = {name: check_module.part_scores(_only(check, tune_set), lambda s, q, m=m: m[np.ix_(q, s)])
              for name, m in matrices.items()}
-    _, targets, ids = _rows(tuned[COMPONENTS[0]])
+    _, targets, ids = _rows(tuned[parts[0]])
     groups = _package_groups(check, ids)
-    betas = {name: fusion.fit_inverse_temperature(_rows(tuned[name])[0], targets, groups) for name in COMPONENTS}
-    fitted = fusion.fit_weights([_rows(tuned[n])[0] for n in COMPONENTS], targets, groups)
-    fused = lambda w: as_scores(sum(b * matrices[n] for n, b in zip(COMPONENTS, w)))  # noqa: E731
+    betas = {name: fusion.fit_inverse_temperature(_rows(tuned[name])[0], targets, groups) for name in parts}
+    fitted = fusion.fit_weights([_rows(tuned[n])[0] for n in parts], targets, groups)
+    fused = lambda w: as_scores(sum(b * matrices[n] for n, b in zip(parts, w)))  # noqa: E731
     weights, weights_from = fusion_weights(check, fused, fitted, betas)
     scores["fusion"] = fused(weights)
     scores[check_module.BASELINE] = (check_module.part_scores(check, check_module.baseline_scores(check))
@@ -112,15 +114,16 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
         result["per_package"] = check_module.per_package(check, scores, packages)
     mean = lambda name, part: float(np.mean([c["mean"] for c in result["summary"][name][part]["pooled"].values()]))  # noqa: E731
     chosen, against_preferred = choose(check, scores)
-    confirmed = max(BUILT_IN, key=lambda name: mean(name, "confirmation"))
+    measured_models = [name for name in BUILT_IN if name in scores]
+    confirmed = max(measured_models, key=lambda name: mean(name, "confirmation"))
     card = lambda cells: {c: {"mrr": v["mean"], "low": v["low"], "high": v["high"], "n": v["n"]}  # noqa: E731
                           for c, v in cells.items()}
     models = {name: {"tuning": card(result["summary"][name]["tuning"]["pooled"]),
                      "confirmation": card(result["summary"][name]["confirmation"]["pooled"]),
                      "confirmation_per_process": {p: card(v) for p, v in result["summary"][name]["confirmation"].items()
                                                   if p != "pooled"}}
-              for name in (*BUILT_IN, check_module.BASELINE)}
-    for name in COMPONENTS:
+              for name in (*measured_models, check_module.BASELINE)}
+    for name in parts:
         models[name]["beta"] = betas[name]
     n_sounds = result["counts"]["confirmation"]
     what = (f"the development check of transfer ({len(check.sounds)} real recordings from "
@@ -134,7 +137,7 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
                "against_preferred": against_preferred,
                "check": {"what": what, "tuning": f"{what}, tuning part ({len(tuning)} imitations)",
                          "chance": result["chance"]["confirmation"], "date": datetime.date.today().isoformat()},
-               "fusion_weights": dict(zip(COMPONENTS, weights)), "fusion_weights_from": weights_from,
+               "fusion_weights": dict(zip(parts, weights)), "fusion_weights_from": weights_from,
                "fusion_against_parts": fusion_against_parts(check, scores), "models": models}
     return result, content
 
@@ -159,8 +162,8 @@ def fusion_weights(check, fused, fitted: list[float], betas: dict[str, float]) -
     noise: the likelihood of the true sound and its rank are different objectives, and the
     fusion must not be worse than its best part."""
     # a part alone at its own beta (kept above 0: a beta of 0 would rank nothing)
-    alone = {f"{name} alone": [max(betas[name], 1e-6) if other == name else 0.0 for other in COMPONENTS]
-             for name in COMPONENTS}
+    alone = {f"{name} alone": [max(betas[name], 1e-6) if other == name else 0.0 for other in betas]
+             for name in betas}
     best, _ = beyond_noise(_tuning_ranks(check, fused(fitted)),
                            {how: _tuning_ranks(check, fused(w)) for how, w in alone.items()},
                            _tuning_packages(check, fused(fitted)))
@@ -170,12 +173,13 @@ def fusion_weights(check, fused, fitted: list[float], betas: dict[str, float]) -
 def fusion_against_parts(check: check_module.CheckSet, scores: dict) -> dict:
     """Per part (tuning, confirmation) and component: the fusion's paired MRR difference from
     the component alone per category, on the independent processes' imitations."""
-    ranks = {name: check_module.reciprocal_ranks(check, scores[name]) for name in ("fusion", *COMPONENTS)}
+    parts = [name for name in COMPONENTS if name in scores]
+    ranks = {name: check_module.reciprocal_ranks(check, scores[name]) for name in ("fusion", *parts)}
     independent = ranks["fusion"].process.isin(check.independent)
     out = {}
     for part in ("tuning", "confirmation"):
         out[part] = {}
-        for name in COMPONENTS:
+        for name in parts:
             cells = {}
             for code in sorted(ranks["fusion"].code.unique()):
                 keep = (independent & ranks["fusion"].part.eq(part) & ranks["fusion"].code.eq(code)).to_numpy()
@@ -192,7 +196,8 @@ def choose(check: check_module.CheckSet, scores: dict) -> tuple[str, dict]:
     must carry is sources, and two sampled-instrument packages hold two thirds of the
     imitations."""
     best, against = beyond_noise(_tuning_ranks(check, scores[PREFERRED]),
-                                 {name: _tuning_ranks(check, scores[name]) for name in BUILT_IN if name != PREFERRED},
+                                 {name: _tuning_ranks(check, scores[name]) for name in BUILT_IN
+                                  if name != PREFERRED and name in scores},
                                  _tuning_packages(check, scores[PREFERRED]))
     return best or PREFERRED, against
 

@@ -5,8 +5,11 @@ Shipped inside the package (`default_model/`), offline, rebuilt by `make default
 - `iminet`: IMINET (tied), trained with several seeds and searched as one (`fusion.Ensemble`:
   the members' mean evidence; `iminet.json` lists them);
 - `imisound`: the IMISOUND baseline (TASLP VI-C);
-- `fusion`: iminet x imisound, calibrated (`search/fusion.py`) with the weights fitted on the
-  development check's tuning part (`default_model/measured.json`);
+- `cqt-summary`: the CQT-summary baseline (each clip's per-bin log-CQT mean and standard
+  deviation, cosine), standardised by statistics of real recordings of other packages
+  (`make cqt-summary-model`); it learns no pairs;
+- `fusion`: iminet x imisound x cqt-summary, calibrated (`search/fusion.py`) with the weights
+  fitted on the development check's tuning part (`default_model/measured.json`);
 - `default`: chosen by measurement on the development check's tuning part (real recordings,
   imitations by independent processes; `search/choose_default.py` writes `measured.json`):
   IMISOUND (unsupervised, no imitation-sound pairs) unless another beats it beyond noise. Each built-in's
@@ -39,14 +42,17 @@ import numpy as np
 
 from vocalsearch_tf.search.config import ModelLoadError
 from vocalsearch_tf.search.fusion import Ensemble, Fusion
-from vocalsearch_tf.search.scorers import (SYNTHETIC_NOTE, EmbeddingScorer, ImisoundScorer, PairScorer,  # noqa: F401
-                                           Scorer, _digest_file, _path_key, save_imisound)
+from vocalsearch_tf.search.scorers import (SYNTHETIC_NOTE, CqtSummaryScorer, EmbeddingScorer,  # noqa: F401
+                                           ImisoundScorer, PairScorer, Scorer, _digest_file, _path_key,
+                                           save_imisound)
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
 IMINET_CARD = DEFAULT_MODEL_DIR / "iminet.json"  # the shipped IMINET: its members (seeds) and what they learnt from
 IMISOUND_FILE = DEFAULT_MODEL_DIR / "imisound.npz"
+CQT_SUMMARY_FILE = DEFAULT_MODEL_DIR / "cqt_summary.npz"
 MEASURED = DEFAULT_MODEL_DIR / "measured.json"  # the development check's numbers and the choice
-BUILT_IN = ("iminet", "imisound", "fusion")
+FUSION_PARTS = ("iminet", "imisound", "cqt-summary")  # the built-in `fusion`'s
+BUILT_IN = (*FUSION_PARTS, "fusion")
 FALLBACK_DEFAULT = "imisound"  # learns no imitation-sound pairs; the default unless a measurement finds better
 EXTENSION_MODULES = ("vocalsearch_tf.models.manocha2018",)
 
@@ -78,7 +84,10 @@ def card(name: str) -> dict:
     cards = {
         "iminet": {"description": "IMINET (tied), shipped", "trained_on": "embedded synthetic data"},
         "imisound": {"description": "IMISOUND baseline (TASLP VI-C), shipped", "trained_on": "embedded synthetic data"},
-        "fusion": {"description": "iminet x imisound, calibrated fusion", "trained_on": "embedded synthetic data"},
+        "cqt-summary": {"description": "CQT summary (per-bin log-CQT mean and std, cosine), shipped",
+                        "trained_on": "statistics of real recordings"},
+        "fusion": {"description": "iminet x imisound x cqt-summary, calibrated fusion",
+                   "trained_on": "embedded synthetic data and statistics of real recordings"},
     }
     if name == "iminet" and IMINET_CARD.is_file():
         shipped = json.loads(IMINET_CARD.read_text())
@@ -283,20 +292,26 @@ def _built_in(name: str) -> Scorer:
     """A shipped model, with its fitted weight for fusion (`measured.json`) when there is one."""
     info = card(name)
     if name == "fusion":
-        weights = measured().get("fusion_weights")
-        iminet = _built_in("iminet")
-        betas = None if weights is None else ([weights["iminet"] * share for share in iminet.shares]
-                                              + [weights["imisound"]])
-        return Fusion([iminet, _built_in("imisound")], name="fusion", betas=betas,
-                      calibrated_on=measured().get("check", {}).get("tuning", ""))
+        return _shipped_fusion()
     if name == "iminet":
         return _shipped_iminet(info)
-    if not IMISOUND_FILE.is_file():
-        raise ModelLoadError(f"the shipped model {IMISOUND_FILE} is missing; rebuild it with `make default-model`")
-    scorer = _cached((name, _state(IMISOUND_FILE)),
-                     lambda: ImisoundScorer(IMISOUND_FILE, name="imisound", key="imisound-shipped"))
+    path, make, kind = ((IMISOUND_FILE, "default-model", ImisoundScorer) if name == "imisound"
+                        else (CQT_SUMMARY_FILE, "cqt-summary-model", CqtSummaryScorer))
+    if not path.is_file():
+        raise ModelLoadError(f"the shipped model {path} is missing; rebuild it with `make {make}`")
+    scorer = _cached((name, _state(path)), lambda: kind(path, name=name, key=f"{name}-shipped"))
     scorer.inverse_temperature = info.get("beta")
     return scorer
+
+
+def _shipped_fusion() -> Scorer:
+    """`FUSION_PARTS` with the weights `measured.json` fitted (a part weighted 0 is left out),
+    or, not measured, the paper's product of all of them."""
+    weights = measured().get("fusion_weights")
+    names = [n for n in FUSION_PARTS if weights is None or weights.get(n, 0) > 0]
+    parts = [_built_in(n) for n in names]
+    betas = None if weights is None else [weights[n] * share for n, part in zip(names, parts) for share in part.shares]
+    return Fusion(parts, name="fusion", betas=betas, calibrated_on=measured().get("check", {}).get("tuning", ""))
 
 
 def _shipped_iminet(info: dict) -> Scorer:

@@ -288,6 +288,53 @@ class ImisoundScorer(EmbeddingScorer):
         return np.stack(vectors).astype(np.float32)
 
 
+class CqtSummaryScorer(EmbeddingScorer):
+    """The CQT-summary baseline as a search model: the per-bin mean and standard deviation over
+    time of IMINET's log-CQT (`evaluation.baselines.cqt_summary`), standardised by statistics
+    of real recordings (`save_cqt_summary`), compared by cosine. It learns no pairs; as a
+    baseline it standardises over each query's candidates, which a library index cannot."""
+
+    def __init__(self, path: Path, name: str = "cqt-summary", key: str | None = None):
+        from vocalsearch_tf.config import IMINET_CQT
+
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                self._mean, self._scale = data["mean"].astype(np.float32), data["scale"].astype(np.float32)
+                trained_on = str(data["trained_on"])
+        except (OSError, ValueError, KeyError) as error:
+            raise ModelLoadError(f"cannot load the CQT-summary model {path}: {error}. It is the .npz written by "
+                                 "vocalsearch_tf.search.scorers.save_cqt_summary") from error
+        self._front = _front_end((*IMINET_CQT.shape, 1))
+        super().__init__(self._embed, self._embed, name=name, key=key or _path_key("cqt-summary", path),
+                         fingerprint=_digest_file(path),
+                         description="CQT summary (per-bin mean and std of the log-CQT over time, cosine)",
+                         imitation_rate=IMINET_CQT.sample_rate, imitation_samples=IMINET_CQT.clip_samples,
+                         recording_rate=IMINET_CQT.sample_rate, recording_samples=IMINET_CQT.clip_samples,
+                         dim=len(self._mean), metric="cosine", trained_on=trained_on, synthetic=False)
+
+    def _embed(self, waveforms: np.ndarray) -> np.ndarray:
+        from vocalsearch_tf.evaluation.baselines import cqt_summary
+
+        features = cqt_summary(np.asarray(waveforms, np.float32), self._front.params, layer=self._front)
+        return ((features - self._mean) / self._scale).astype(np.float32)
+
+
+def save_cqt_summary(features: np.ndarray, path: str | Path, trained_on: str) -> Path:
+    """The statistics `CqtSummaryScorer` standardises with: the mean and standard deviation of
+    each dimension of `features` (clips, 2 * bins), CQT summaries of real recordings."""
+    features = np.asarray(features, np.float64)
+    if features.ndim != 2 or len(features) < 2 or not np.isfinite(features).all():
+        raise ValueError(f"save_cqt_summary needs finite (clips >= 2, dims) features, not shape {features.shape}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".part.npz")
+    np.savez(tmp, mean=features.mean(axis=0).astype(np.float32),
+             scale=(features.std(axis=0) + 1e-6).astype(np.float32), trained_on=np.array(trained_on))
+    tmp.replace(path)
+    return path
+
+
 def save_imisound(model, path: str | Path, trained_on: str) -> Path:
     """An IMISOUND fitted with `training.imisound.Imisound` as one `.npz` (encoder weights,
     patch standardisation, settings) that `ImisoundScorer` reads."""

@@ -1,8 +1,10 @@
-"""`make default-model`: train the two models the search ships, IMINET (tied) and IMISOUND.
+"""`make default-model`: train the two models the search ships, IMINET (tied) and IMISOUND;
+`make cqt-summary-model`: the third, the CQT summary's statistics of real recordings.
 
     python -m vocalsearch_tf.search.train_default [--data-dir data] [--profile quick] [--seeds 1 3]
         [--pitch-scale 0.5] [--only iminet|imisound]
     python -m vocalsearch_tf.search.train_default --only iminet --seeds 5 --out candidate.keras
+    python -m vocalsearch_tf.search.train_default --only cqt-summary --real data/real_references
 
 Which of them `default` stands for is measured, not decided here (`search/choose_default.py`).
 
@@ -36,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalsearch_tf.search.models import DEFAULT_MODEL_DIR, IMINET_CARD, IMISOUND_FILE
+from vocalsearch_tf.search.models import CQT_SUMMARY_FILE, DEFAULT_MODEL_DIR, IMINET_CARD, IMISOUND_FILE
+from vocalsearch_tf.search.scorers import save_cqt_summary
 
 SHIPPED_SEEDS = (1, 3, 4, 5)
 SHIPPED_PITCH_SCALE = 0.5
@@ -266,13 +269,36 @@ def train_imisound(data_dir: Path, out: Path = IMISOUND_FILE) -> Path:
                                                 f"{len(specs)} imitations), not real recordings")
 
 
+def fit_cqt_summary(real_dir: Path, out: Path = CQT_SUMMARY_FILE) -> Path:
+    """The CQT-summary model's standardisation: statistics of the CQT summaries of the
+    real-reference set's recordings (packages neither check uses; no imitation, no pair)."""
+    import pandas as pd
+
+    from vocalsearch_tf.config import IMINET_CQT
+    from vocalsearch_tf.datasets.real_references import PACKAGES
+    from vocalsearch_tf.evaluation.baselines import cqt_summary
+    from vocalsearch_tf.signal import audio
+
+    folder = Path(real_dir) / "sound_recordings"
+    paths = sorted(folder.glob("*.wav"))
+    if len(paths) < 2:
+        raise FileNotFoundError(f"{folder}: no real-reference set here; write it with `make real-references`")
+    clips = np.stack([audio.load_clip(p, IMINET_CQT.sample_rate, IMINET_CQT.clip_samples) for p in paths])
+    provenance = Path(real_dir) / "provenance.csv"
+    packages = sorted(pd.read_csv(provenance).package.unique()) if provenance.exists() else list(PACKAGES)
+    return save_cqt_summary(cqt_summary(clips), out, trained_on=(
+        f"statistics of {len(paths)} real recordings ({', '.join(packages)}; packages neither check uses), "
+        "no imitations"))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.search.train_default", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data", help="where the embedded data is generated (default data/)")
     parser.add_argument("--profile", default="quick", choices=["ci", "quick", "paper"], help="IMINET's data")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SHIPPED_SEEDS),
                         help="IMINET's data and training, one model each (default: %(default)s)")
-    parser.add_argument("--only", choices=["iminet", "imisound"], default=None)
+    parser.add_argument("--only", choices=["iminet", "imisound", "cqt-summary"], default=None,
+                        help="one model; cqt-summary (real recordings: `make real-references`) only this way")
     parser.add_argument("--real", default=None, help="a real-reference set to train on as well "
                         "(`python -m vocalsearch_tf.datasets.real_references`; a candidate, with --out)")
     parser.add_argument("--real-role", choices=["train", "val"], default="train",
@@ -283,7 +309,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-epochs", type=int, default=None, help="IMINET's epoch limit (default: the profile's)")
     parser.add_argument("--out", default=None, help="a candidate: one seed's IMINET written here, nothing shipped")
     args = parser.parse_args(argv)
-    candidate_options = args.real or args.time_pooled
+    candidate_options = (args.real and args.only != "cqt-summary") or args.time_pooled
     if args.out is None and candidate_options:
         parser.error("--real and --time-pooled train candidates: give --out")
     if args.out is not None and len(args.seeds) != 1:
@@ -306,6 +332,13 @@ def main(argv=None) -> int:
     if args.only in (None, "imisound"):
         path = train_imisound(Path(args.data_dir))
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if args.only == "cqt-summary":
+        try:
+            path = fit_cqt_summary(Path(args.real or "data/real_references"))
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {path}")
     return 0
 
 
