@@ -15,6 +15,9 @@ Measured on 2 cores (CPU affinity and thread pools are pinned to 2 when the mach
 - `naive`: the full model on every (imitation, window) pair, timed on a subset of windows
   and scaled to the whole index. It starts from spectrograms, so it still leaves out
   decoding and transforming every library sound, which a search without an index also pays.
+- `shipped`: the built-in `iminet` (four IMINETs, `fusion.Ensemble`) and `fusion` (those and
+  `cqt-summary`; the default) against one IMINET, each on its own indexes of one smaller
+  generated library (`--ratio-sounds`), timed in the same run: their cost as ratios.
 Writes results/benchmarks/search.json. Target: a query in 1 s or less.
 """
 
@@ -106,7 +109,36 @@ def naive_seconds_per_window(scorer, query: np.ndarray, subset: int, rng: np.ran
     return seconds / subset
 
 
-def main(sounds: int = 100_000, repetitions: int = 7, subset: int = 1_000, out: Path = OUT, keep: bool = False) -> dict:
+def timed_queries(query_path: Path, library: LibraryIndex, scorer, repetitions: int) -> list[float]:
+    indexes = engine.open_indexes(library, scorer)
+    for _ in range(2):  # warm-up: the first query runs eagerly, the second traces the graph
+        engine.search(query_path, library, scorer, 10, indexes=indexes)
+    seconds = []
+    for _ in range(repetitions):
+        start = time.perf_counter()
+        engine.search(query_path, library, scorer, 10, indexes=indexes)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def shipped_ratios(workdir: Path, query_path: Path, sounds: int, repetitions: int, rng) -> dict:
+    """Query time of the built-in ensemble and fusion over one IMINET's, on one library."""
+    (workdir / "ratio_library").mkdir()
+    library = LibraryIndex(workdir / "ratio_library", workdir / "ratio_index")
+    fused = resolve("fusion")
+    for component in fused.components:
+        build_index(library, component, sounds, np.random.default_rng(1))
+    single = resolve("iminet").components[0]
+    medians = {name: statistics.median(timed_queries(query_path, library, scorer, repetitions))
+               for name, scorer in (("one iminet", single), ("iminet", resolve("iminet")), ("fusion", fused))}
+    return {"sounds": sounds, "components": {"iminet": len(resolve("iminet").components),
+                                             "fusion": [c.name for c in fused.components]},
+            "query_seconds_median": medians,
+            "ratio_to_one_iminet": {name: medians[name] / medians["one iminet"] for name in ("iminet", "fusion")}}
+
+
+def main(sounds: int = 100_000, repetitions: int = 7, subset: int = 1_000, out: Path = OUT, keep: bool = False,
+         ratio_sounds: int = 20_000) -> dict:
     rng = np.random.default_rng(0)
     scorer = resolve("iminet").components[0]  # one model of the shipped ensemble
     workdir = Path(tempfile.mkdtemp(prefix="vocalsearch-bench-"))
@@ -135,6 +167,7 @@ def main(sounds: int = 100_000, repetitions: int = 7, subset: int = 1_000, out: 
             start = time.perf_counter()
             engine.search(query_path, library, scorer, 10)
             opened.append(time.perf_counter() - start)
+        shipped = shipped_ratios(workdir, query_path, ratio_sounds, repetitions, rng)
         per_window = naive_seconds_per_window(scorer, imitation, subset, rng)
         naive = per_window * built["windows"]
         query = statistics.median(warm)
@@ -152,6 +185,7 @@ def main(sounds: int = 100_000, repetitions: int = 7, subset: int = 1_000, out: 
             # other work on the machine slows every number above: the 1-minute load average
             "load_average_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             "top_hit": result.hits[0].file,
+            "shipped": shipped,
         }
         print(json.dumps(record, indent=2))
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -169,5 +203,6 @@ if __name__ == "__main__":
     parser.add_argument("--sounds", type=int, default=100_000)
     parser.add_argument("--subset", type=int, default=1_000, help="windows the naive scoring is timed on")
     parser.add_argument("--keep", action="store_true", help="keep the generated index")
+    parser.add_argument("--ratio-sounds", type=int, default=20_000, help="the library the shipped models are compared on")
     args = parser.parse_args()
-    main(args.sounds, subset=args.subset, keep=args.keep)
+    main(args.sounds, subset=args.subset, keep=args.keep, ratio_sounds=args.ratio_sounds)

@@ -392,3 +392,20 @@ def test_the_fusion_weights_are_fitted_with_every_source_package_weighing_the_sa
     balanced = choose_default.measure(with_packages, matrices, baseline)[1]
     assert pooled["fusion_weights_from"] == balanced["fusion_weights_from"] == "likelihood fit"
     assert share(balanced["fusion_weights"]) > 1.05 * share(pooled["fusion_weights"])
+
+
+def test_a_third_part_that_knows_what_the_others_miss_joins_the_fusion_and_gets_a_card():
+    check = hand_made_check(per_cell=9)
+    rows = np.arange(len(check.imitations))
+    tuning = check.imitations.part.eq("tuning").to_numpy()
+    matrices = {"iminet": scores_where(check, rows[rows % 3 == 0], seed=7),
+                "imisound": scores_where(check, rows[:0], seed=8),  # knows nothing
+                "cqt-summary": scores_where(check, rows[rows % 3 == 1], seed=9)}
+    _, content = choose_default.measure(check, matrices, baseline=np.zeros_like(matrices["iminet"]))
+    weights = content["fusion_weights"]
+    assert list(weights) == ["iminet", "imisound", "cqt-summary"]
+    assert weights["cqt-summary"] > 0 and weights["iminet"] > 0
+    assert set(content["fusion_against_parts"]["confirmation"]) == set(matrices)
+    assert "beta" in content["models"]["cqt-summary"] and content["default"] == "fusion"
+    mean = lambda name: np.mean([v["mrr"] for v in content["models"][name]["tuning"].values()])  # noqa: E731
+    assert mean("fusion") > max(mean(name) for name in matrices) and tuning.any()

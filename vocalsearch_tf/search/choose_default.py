@@ -193,8 +193,7 @@ def choose(check: check_module.CheckSet, scores: dict) -> tuple[str, dict]:
     """`default`: the unsupervised `PREFERRED` unless a built-in beats it beyond noise on the
     tuning part (reciprocal ranks of the independent processes' imitations), every source
     package weighing the same where the check says which package a sound came from: what
-    must carry is sources, and two sampled-instrument packages hold two thirds of the
-    imitations."""
+    must carry is sources, not the packages that happen to hold most imitations."""
     best, against = beyond_noise(_tuning_ranks(check, scores[PREFERRED]),
                                  {name: _tuning_ranks(check, scores[name]) for name in BUILT_IN
                                   if name != PREFERRED and name in scores},
