@@ -63,6 +63,12 @@ def test_its_statistics_are_fitted_on_the_real_reference_recordings(tmp_path):
         train_default.fit_cqt_summary(tmp_path / "nowhere")
 
 
+def test_a_statistics_file_given_by_path_loads_as_a_cqt_summary_and_imisound_s_as_imisound(tmp_path):
+    path = save_cqt_summary(np.random.default_rng(2).normal(size=(5, 144)), tmp_path / "mine.npz", trained_on="five")
+    assert isinstance(models.resolve(str(path)), CqtSummaryScorer)
+    assert not isinstance(models.resolve(str(models.IMISOUND_FILE)), CqtSummaryScorer)
+
+
 def test_the_shipped_model_is_listed_with_what_it_learnt_from():
     scorer = models.resolve("cqt-summary")
     assert isinstance(scorer, CqtSummaryScorer) and scorer.key == "cqt-summary-shipped"

@@ -183,11 +183,18 @@ def sound_packages(check: CheckSet) -> pd.Series:
     return pd.Series([package[Path(p).name] for p in check.sounds.path], index=check.sounds.sound_id)
 
 
+def imitation_packages(check: CheckSet) -> pd.Series:
+    """Each imitation's source package (its sound's), indexed by imitation_id; empty without
+    provenance."""
+    packages = sound_packages(check)
+    return check.imitations.set_index("imitation_id").sound_id.map(packages) if len(packages) else packages
+
+
 def per_package(check: CheckSet, scores: dict, packages: pd.Series) -> dict:
     """Per part, source package and system: MRR (bootstrap interval) over the independent
     processes' imitations of that package's sounds, all categories together. A check where
     a few packages hold most imitations can hide a model's weakness on the others."""
-    package_of = check.imitations.set_index("imitation_id").sound_id.map(packages)
+    package_of = check.imitations.set_index("imitation_id").sound_id.map(packages)  # `packages` may be any labels
     out: dict = {}
     for name, system in scores.items():
         ranks = reciprocal_ranks(check, system)

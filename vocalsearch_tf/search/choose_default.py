@@ -76,12 +76,10 @@ def _rows(cells) -> tuple[list[np.ndarray], list[int], list]:
     return rows, targets, ids
 
 
-def _package_groups(check: check_module.CheckSet, ids: list) -> np.ndarray | None:
+def _package_groups(check: check_module.CheckSet, ids) -> np.ndarray | None:
     """The source package of each imitation in `ids`, or None where the check does not say."""
-    packages = check_module.sound_packages(check)
-    if not len(packages):
-        return None
-    return check.imitations.set_index("imitation_id").sound_id.map(packages)[ids].to_numpy()
+    package_of = check_module.imitation_packages(check)
+    return package_of[list(ids)].to_numpy() if len(package_of) else None
 
 
 def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
@@ -203,13 +201,8 @@ def choose(check: check_module.CheckSet, scores: dict) -> tuple[str, dict]:
 
 def _tuning_packages(check, scores) -> np.ndarray | None:
     """The source package of each of `_tuning_ranks`' imitations, or None without provenance."""
-    packages = check_module.sound_packages(check)
-    if not len(packages):
-        return None
     ranks = check_module.reciprocal_ranks(check, scores)
-    keep = (ranks.part == "tuning") & ranks.process.isin(check.independent)
-    package_of = check.imitations.set_index("imitation_id").sound_id.map(packages)
-    return ranks.imitation_id[keep].map(package_of).to_numpy()
+    return _package_groups(check, ranks.imitation_id[(ranks.part == "tuning") & ranks.process.isin(check.independent)])
 
 
 def _tuning_ranks(check, scores) -> np.ndarray:

@@ -16,7 +16,8 @@ Shipped inside the package (`default_model/`), offline, rebuilt by `make default
   card carries its numbers on the confirmation part, beside chance and the CQT-summary baseline.
 
 Also: any IMINET or TL-IMINET `.keras` under `results/` (the notebooks save `model_NN.keras`),
-or a path to one; an IMISOUND `.npz` written by `save_imisound`; fusion `A+B[+C]`, the paper's
+or a path to one; an IMISOUND `.npz` written by `save_imisound` or a CQT summary's by
+`save_cqt_summary`; fusion `A+B[+C]`, the paper's
 product of likelihoods (TASLP eq. 2-5) unless every part carries a fitted weight; for three
 IMINET runs of one seed, `.../iminet/fusion_NN` is tied+untied+partial (eq. 2); the Manocha et
 al. 2018 embedding (a saved N_R tower, `tower_NN.keras`), by `_manocha_scorer`, which needs
@@ -363,11 +364,21 @@ def resolve(spec: str, results_dir: Path | None = None, cache_root: Path | None 
     path = Path(spec).expanduser()
     if path.is_file():
         if path.suffix == ".npz":
-            return _cached((str(path.resolve()), _state(path)), lambda: ImisoundScorer(path, name=spec))
+            return _cached((str(path.resolve()), _state(path)), lambda: _npz_scorer(path, spec))
         return _cached((str(path.resolve()), _state(path)), lambda: load_keras_scorer(path, name=spec))
     choices = ", ".join(sorted(named))
     raise ModelLoadError(f"unknown model {spec!r}: not a file and not one of: {choices} "
                          "(or A+B to fuse two models)")
+
+
+def _npz_scorer(path: Path, name: str) -> Scorer:
+    """An `.npz` model: the CQT summary's statistics (`save_cqt_summary`) or, otherwise, IMISOUND."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            statistics_only = "encode1_kernel" not in data.files and {"mean", "scale"} <= set(data.files)
+    except (OSError, ValueError):
+        statistics_only = False  # ImisoundScorer names the file and the problem
+    return (CqtSummaryScorer if statistics_only else ImisoundScorer)(path, name=name)
 
 
 def _state(path: Path) -> tuple:
