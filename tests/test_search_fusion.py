@@ -87,8 +87,8 @@ def test_with_groups_every_group_weighs_the_same_as_if_the_small_one_were_repeat
     repeated = [q for q in range(10) for _ in range(3)] + list(range(10, 40))
     unweighted = fusion.fit_weights([[rows[q] for q in repeated], [other[q] for q in repeated]],
                                     [targets[q] for q in repeated])
-    assert weighted == pytest.approx(unweighted, rel=1e-4)
-    assert weighted != pytest.approx(fusion.fit_weights([rows, other], targets), rel=1e-3)
+    assert weighted == pytest.approx(unweighted, rel=1e-3, abs=1e-6)  # two optimiser runs: their tolerance
+    assert weighted != pytest.approx(fusion.fit_weights([rows, other], targets), rel=2e-2)  # 8 % apart
     assert fusion.group_weights(None, 3).tolist() == [1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="2 group labels for 40 targets"):
         fusion.fit_weights([rows], targets, ["a", "b"])
