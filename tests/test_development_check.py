@@ -248,6 +248,26 @@ def test_the_fusion_is_not_worse_than_its_best_part_on_the_tuning_part(seeds):
     assert intervals.verdict(intervals.paired_difference(ranks["fusion"], ranks[best])) != "worse"
 
 
+def test_every_model_is_measured_as_if_its_learned_part_ranked_at_chance():
+    """iminet knows every imitation, the training-free parts half each: the fitted fusion
+    leans on iminet and falls with it; the guarded fusion keeps the training-free ranking."""
+    check = hand_made_check(per_cell=9)
+    rows = np.arange(len(check.imitations))
+    matrices = {"iminet": scores_where(check, rows, seed=5), "imisound": scores_where(check, rows[rows % 2 == 0], seed=6),
+                "cqt-summary": scores_where(check, rows[rows % 2 == 1], seed=7)}
+    result, content = choose_default.measure(check, matrices, baseline=np.zeros((len(rows), len(check.sounds))))
+    failed = content["if_learned_parts_rank_at_chance"]
+    assert set(failed) >= {"iminet", "imisound", "cqt-summary", "fusion", "fusion-guarded"}
+    chance = content["check"]["chance"]
+    mean = lambda name, part="tuning": np.mean(list(failed[name][part].values()))  # noqa: E731
+    assert abs(mean("iminet") - np.mean(list(chance.values()))) < 0.1 and not failed["iminet"]["holds_up"]
+    for name in ("imisound", "cqt-summary"):  # nothing learnt: the same as measured
+        assert failed[name]["confirmation"] == {c: v["mrr"] for c, v in content["models"][name]["confirmation"].items()}
+        assert failed[name]["holds_up"]
+    assert failed["fusion-guarded"]["holds_up"] and mean("fusion-guarded") > mean("fusion")
+    assert "fusion-guarded" in content["models"] and content["default"] == "iminet"  # recorded, not chosen on
+
+
 def test_a_part_that_ranks_better_than_the_likelihood_fit_is_used_alone():
     """iminet ranks the true sound first by a small margin, except every fourth imitation,
     where it is wildly wrong: its likelihood is poor (beta 0), its ranking the better one."""

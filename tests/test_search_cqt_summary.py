@@ -86,3 +86,12 @@ def test_the_fusion_leaves_out_a_part_its_fit_weighted_zero(tmp_path, monkeypatc
     assert [part.key for part in fused.components][-1] == "cqt-summary-shipped"
     assert len(fused.components) == members + 1 and "imisound-shipped" not in {p.key for p in fused.components}
     assert fused.betas == pytest.approx([1.0 / members] * members + [2.0])
+
+
+def test_the_guarded_fusion_is_the_fusion_with_its_iminet_guarded():
+    fused, guarded = models.resolve("fusion"), models.resolve("fusion-guarded")
+    assert [c.key for c in guarded.components] == [c.key for c in fused.components]
+    assert guarded.betas == fused.betas and not any(fused.guarded)
+    assert guarded.guarded == [c.key.startswith("iminet") for c in guarded.components]
+    assert guarded.name == "fusion-guarded" and "guarded" in guarded.description
+    assert "fusion-guarded" in {entry.name for entry in models.available_models()}

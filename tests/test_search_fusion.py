@@ -138,3 +138,59 @@ def test_an_ensemble_in_a_fusion_counts_as_one_model_split_over_its_members():
     np.testing.assert_allclose(weighted.combine([a, b, c]), softmax(4.0 * ensemble.mean_evidence([a, b]) + 2 * c))
     with pytest.raises(Exception, match="itself"):
         fusion.Fusion([ensemble, Fixed("seed1")])
+
+
+def test_rank_agreement_is_spearmans_per_row_and_zero_for_a_constant_row():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 40)), rng.normal(size=(5, 40))
+    b[0] = a[0] + 0.1 * b[0]
+    expected = [stats.spearmanr(x, y).statistic for x, y in zip(a, b)]
+    np.testing.assert_allclose(fusion.rank_agreement(a, b), expected)
+    assert fusion.rank_agreement(a[0], -a[0]) == pytest.approx(-1.0)
+    assert fusion.rank_agreement(a[0], np.ones(40)) == 0.0
+
+
+def test_the_guard_opens_beyond_what_unrelated_rankings_reach_by_chance():
+    from vocalsearch_tf.search.config import GUARD
+
+    # 150 sounds: unrelated rankings agree with sd 1/sqrt(149); full trust from z of them plus the width
+    low = GUARD.z / np.sqrt(149)
+    np.testing.assert_allclose(fusion.guard_gate(np.array([0.0, low, low + GUARD.width / 2, 0.9]), 150),
+                               [0.0, 0.0, 0.5, 1.0])
+    # however large the library, faint agreement is not trust
+    assert fusion.guard_gate(np.array(GUARD.floor), 10**6) == 0.0
+    assert fusion.guard_gate(np.array(0.9), 2) == 0.0  # two sounds: no ranking to agree on
+
+
+def test_a_guarded_learned_part_drops_out_at_chance_and_counts_where_it_agrees():
+    """The failure the guard is for: a confident learned part that ranks at chance drowns a
+    training-free part in a plain calibrated fusion; guarded, it drops out."""
+    rng = np.random.default_rng(1)
+    rows, targets = informative(rng, 2.0, n=400)
+    training_free = np.stack(rows)
+    at_chance = 20 * rng.normal(size=training_free.shape)
+    carries = training_free + 0.5 * rng.normal(size=training_free.shape)  # right, and agreeing with it
+    carries[np.arange(400), targets] += 2.0
+    plain = mrr(list(at_chance + training_free), targets)
+    guarded = mrr(list(fusion.guarded_logits(at_chance, training_free)), targets)
+    assert plain < mrr(rows, targets) - 0.4
+    assert guarded == pytest.approx(mrr(rows, targets), abs=0.03)  # a chance part passes by chance ~2.5 % of the time
+    np.testing.assert_allclose(fusion.guarded_logits(carries, training_free), carries + training_free)
+    assert mrr(list(carries + training_free), targets) > mrr(rows, targets)
+
+
+def test_a_guarded_fusion_applies_the_guard_to_its_flagged_parts_only():
+    rng = np.random.default_rng(2)
+    learned, free = rng.normal(size=50), rng.normal(size=50)
+    guarded = fusion.Fusion([Fixed("iminet"), Fixed("cqt")], betas=[1.0, 1.0], guarded=[True, False])
+    assert "guarded" in guarded.description and guarded.guarded == [True, False]
+    # unrelated: the learned part is left out; evidence is 2 x the score
+    np.testing.assert_allclose(guarded.combine([learned, free]),
+                               softmax(fusion.guarded_logits(2 * learned, 2 * free)))
+    np.testing.assert_allclose(guarded.combine([learned, free]), softmax(2 * free))
+    plain = fusion.Fusion([Fixed("iminet"), Fixed("cqt")], betas=[1.0, 1.0])
+    np.testing.assert_allclose(plain.combine([learned, free]), softmax(2 * learned + 2 * free))
+    members = fusion.Ensemble([Fixed("seed1"), Fixed("seed3")], name="iminet", description="two seeds", trained_on="t")
+    assert fusion.Fusion([members, Fixed("cqt")], betas=[0.5, 0.5, 1.0], guarded=[True, False]).guarded == [True, True, False]

@@ -93,7 +93,7 @@ def test_writer_round_trips_through_the_vocalsketch_loader(tmp_path):
     check = transfer_check.load_check(tmp_path)  # the parts and processes come back through the sidecars
     assert check.parts == list(packaged.PARTS) and check.processes == sorted(processes)
     assert check.in_distribution == ("voice",) and "voice" not in check.independent
-    assert sorted(check.independent) == sorted(imitation_processes.INDEPENDENT) == ["contour", "espeak", "vocoder"]
+    assert sorted(check.independent) == sorted(imitation_processes.INDEPENDENT) == ["contour", "espeak", "transform", "vocoder"]
     own_part = dict(zip(check.sounds.sound_id, check.sounds.part))
     assert all(own_part[s] == p for s, p in zip(check.imitations.sound_id, check.imitations.part))
     stats = packaged.stats(tmp_path)
@@ -112,15 +112,15 @@ def test_writer_round_trips_through_the_vocalsketch_loader(tmp_path):
 
 
 def test_the_check_keeps_every_imitation_of_a_sound_beyond_vocalsketchs_ten(tmp_path):
-    """Four processes of four performers give a sound 16 imitations; VocalSketch's loader
-    keeps 10 a sound by default, and the check must not drop the other six."""
+    """Five processes of four performers give a sound 20 imitations; VocalSketch's loader
+    keeps 10 a sound by default, and the check must not drop the other ten."""
     t = np.arange(int(0.8 * packaged.RATE)) / packaged.RATE
     sound = packaged.Sound("fixture tone", "acoustic instruments", "fixture", "tone.wav", part="tuning")
     references = {sound.label: packaged.prepare(np.sin(2 * np.pi * 330 * t) * np.exp(-3 * t), packaged.RATE)}
     counts = packaged.write_set(tmp_path, [sound], references, seed=0, per_process=4)
-    assert counts["imitations"] == 4 * len(imitation_processes.PROCESSES) == 16
+    assert counts["imitations"] == 4 * len(imitation_processes.PROCESSES) == 20
     check = transfer_check.load_check(tmp_path)
-    assert len(check.imitations) == 16
+    assert len(check.imitations) == 20
     assert check.imitations.groupby("process").size().to_dict() == {p: 4 for p in imitation_processes.PROCESSES}
 
 

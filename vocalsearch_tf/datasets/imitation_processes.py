@@ -6,6 +6,8 @@ as a table: each analyses a 16 kHz reference once and has a pool of performers.
   (`contour_imitator.py`);
 - `vocoder`: a voice shaped to the sound's moving spectrum, voiced where it is tonal and
   breathed where it is noisy (`vocoder_imitator.py`);
+- `transform`: the sound itself, bent in pitch and tempo and re-recorded through a room, a
+  band or a telephone (`transform_imitator.py`): the faithful end, where sox would stand;
 - `voice`: the embedded data's own source-filter voice (`synthetic/voice.py`). The networks
   are trained on its imitations, so it is **in distribution**: reported on its own, never
   pooled with the independent three, never chosen on.
@@ -60,6 +62,14 @@ def _vocoder() -> Process:
                    vocoder_imitator.performers, vocoder_imitator.imitate)
 
 
+def _transform() -> Process:
+    from vocalsearch_tf.datasets import transform_imitator
+
+    return Process("transform", False, "the sound bent in pitch and tempo, re-recorded through a room or a phone",
+                   lambda: transform_imitator.VERSION, lambda x: transform_imitator.analyse(x, RATE),
+                   transform_imitator.performers, transform_imitator.imitate)
+
+
 def _voice() -> Process:
     from vocalsearch_tf.datasets.synthetic import voice
 
@@ -70,8 +80,8 @@ def _voice() -> Process:
 
 VOICE_VERSION = 1  # synthetic/voice.py keeps no version of its own: bump when it changes output
 # new processes go last: a sound's imitation ids are drawn in this order (`packaged.plan`)
-PROCESSES = {"espeak": _espeak, "contour": _contour, "voice": _voice, "vocoder": _vocoder}
-INDEPENDENT = ("espeak", "contour", "vocoder")  # pooled, and chosen on
+PROCESSES = {"espeak": _espeak, "contour": _contour, "voice": _voice, "vocoder": _vocoder, "transform": _transform}
+INDEPENDENT = ("espeak", "contour", "vocoder", "transform")  # pooled, and chosen on
 
 
 def process(name: str) -> Process:

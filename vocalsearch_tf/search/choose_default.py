@@ -15,7 +15,11 @@ data, the fusion's weights are fitted (`fusion.fit_weights`: the likelihood of e
 imitation's true sound among its category's, every source package weighing the same; one
 part alone where it ranks better), each part's own inverse temperature too, and
 `default` is chosen (`choose`): IMISOUND (unsupervised: no imitation-sound pairs) unless another built-in beats it
-there by a paired bootstrap interval that excludes zero. The
+there by a paired bootstrap interval that excludes zero. A network trained on the embedded
+pairs once ranked other imitators' imitations at chance while winning here, so every model
+is also measured as if its learned part ranked at chance (that part's scores shuffled per
+imitation, `at_chance`), beside `fusion-guarded` (`fusion.guarded_logits`), which is built
+for that case; whether each still ranks at least as well as IMISOUND is recorded. The
 **confirmation part** only reports (MRR per category with bootstrap 95 % intervals). All of
 it lands in `default_model/measured.json`, which the page and the command line read.
 """
@@ -35,10 +39,11 @@ from vocalsearch_tf.evaluation import intervals
 from vocalsearch_tf.experiments import transfer_check as check_module
 from vocalsearch_tf.search import engine, fusion
 from vocalsearch_tf.search.index import LibraryIndex
-from vocalsearch_tf.search.models import BUILT_IN, FALLBACK_DEFAULT, FUSION_PARTS, MEASURED, resolve
+from vocalsearch_tf.search.models import BUILT_IN, FALLBACK_DEFAULT, FUSION_PARTS, LEARNED_PARTS, MEASURED, resolve
 
 COMPONENTS = FUSION_PARTS  # the parts of the built-in `fusion`
 PREFERRED = FALLBACK_DEFAULT  # no pairs learnt: a model trained on the embedded pairs must earn its place
+CHANCE_SEED = 0
 
 
 def score_matrix(check: check_module.CheckSet, spec: str, index_root: Path) -> np.ndarray:
@@ -82,6 +87,23 @@ def _package_groups(check: check_module.CheckSet, ids) -> np.ndarray | None:
     return package_of[list(ids)].to_numpy() if len(package_of) else None
 
 
+def fused_evidence(matrices: dict[str, np.ndarray], parts: list[str], weights, guarded: bool = False) -> np.ndarray:
+    """The built-in fusion's logits, (imitations, sounds); `guarded`: the parts weighted 0
+    left out and its learned parts guarded by their agreement with the others, as
+    `models` builds `fusion-guarded`."""
+    used = [(name, w) for name, w in zip(parts, weights) if w > 0]
+    learned = [w * matrices[name] for name, w in used if name in LEARNED_PARTS]
+    others = [w * matrices[name] for name, w in used if name not in LEARNED_PARTS]
+    if not guarded or not learned or not others:
+        return sum(w * matrices[name] for name, w in zip(parts, weights))
+    return fusion.guarded_logits(sum(learned), sum(others))
+
+
+def at_chance(matrix: np.ndarray, seed: int = CHANCE_SEED) -> np.ndarray:
+    """A part that ranks at chance: each imitation's scores shuffled over the sounds."""
+    return np.random.default_rng(seed).permuted(matrix, axis=1)
+
+
 def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
             baseline: np.ndarray | None = None) -> tuple[dict, dict]:
     """The check's result for each model (components as given: those of `COMPONENTS` in
@@ -101,9 +123,14 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     groups = _package_groups(check, ids)
     betas = {name: fusion.fit_inverse_temperature(_rows(tuned[name])[0], targets, groups) for name in parts}
     fitted = fusion.fit_weights([_rows(tuned[n])[0] for n in parts], targets, groups)
-    fused = lambda w: as_scores(sum(b * matrices[n] for n, b in zip(parts, w)))  # noqa: E731
+    fused = lambda w: as_scores(fused_evidence(matrices, parts, w))  # noqa: E731
     weights, weights_from = fusion_weights(check, fused, fitted, betas)
     scores["fusion"] = fused(weights)
+    scores["fusion-guarded"] = as_scores(fused_evidence(matrices, parts, weights, guarded=True))
+    failed = {**matrices, **{name: at_chance(matrices[name]) for name in parts if name in LEARNED_PARTS}}
+    if_failed = {name: as_scores(failed[name]) if name in failed else scores[name] for name in scores}
+    for name, guarded in (("fusion", False), ("fusion-guarded", True)):
+        if_failed[name] = as_scores(fused_evidence(failed, parts, weights, guarded))
     scores[check_module.BASELINE] = (check_module.part_scores(check, check_module.baseline_scores(check))
                                      if baseline is None else as_scores(baseline))
     result = check_module.result_of(check, scores)
@@ -111,7 +138,7 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     if len(packages):
         result["per_package"] = check_module.per_package(check, scores, packages)
     mean = lambda name, part: float(np.mean([c["mean"] for c in result["summary"][name][part]["pooled"].values()]))  # noqa: E731
-    chosen, against_preferred = choose(check, scores)
+    chosen, against_preferred, holds_up = choose(check, scores, if_failed)
     measured_models = [name for name in BUILT_IN if name in scores]
     confirmed = max(measured_models, key=lambda name: mean(name, "confirmation"))
     card = lambda cells: {c: {"mrr": v["mean"], "low": v["low"], "high": v["high"], "n": v["n"]}  # noqa: E731
@@ -136,8 +163,21 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
                "check": {"what": what, "tuning": f"{what}, tuning part ({len(tuning)} imitations)",
                          "chance": result["chance"]["confirmation"], "date": datetime.date.today().isoformat()},
                "fusion_weights": dict(zip(parts, weights)), "fusion_weights_from": weights_from,
-               "fusion_against_parts": fusion_against_parts(check, scores), "models": models}
+               "fusion_against_parts": fusion_against_parts(check, scores), "models": models,
+               "if_learned_parts_rank_at_chance": learned_failure(
+                   check, {**if_failed, check_module.BASELINE: scores[check_module.BASELINE]}, holds_up)}
+    result["if_learned_parts_rank_at_chance"] = content["if_learned_parts_rank_at_chance"]
     return result, content
+
+
+def learned_failure(check, if_failed: dict, holds_up: dict) -> dict:
+    """Per model: MRR per category on both parts (independent processes) with its learned
+    parts at chance, and whether it then still ranks at least as well as `PREFERRED` (tuning)."""
+    result = check_module.result_of(check, if_failed)["summary"]
+    return {name: {"holds_up": holds_up.get(name, name == PREFERRED),
+                   **{part: {code: cell["mean"] for code, cell in result[name][part]["pooled"].items()}
+                      for part in ("tuning", "confirmation")}}
+            for name in if_failed if name != check_module.BASELINE}
 
 
 def beyond_noise(reference: np.ndarray, alternatives: dict[str, np.ndarray],
@@ -187,16 +227,31 @@ def fusion_against_parts(check: check_module.CheckSet, scores: dict) -> dict:
     return out
 
 
-def choose(check: check_module.CheckSet, scores: dict) -> tuple[str, dict]:
+def failure_table(failed: dict) -> str:
+    """Markdown: each model's confirmation MRR per category with its learned part at chance."""
+    import pandas as pd
+
+    rows = {name: {**{c: f"{v:.3f}" for c, v in cells["confirmation"].items()},
+                   f"holds up against {PREFERRED} (tuning)": "yes" if cells["holds_up"] else "no"}
+            for name, cells in failed.items()}
+    return ("### confirmation part, pooled, if the learned part (iminet) ranked at chance "
+            "(its scores shuffled per imitation)\n\n" + pd.DataFrame(rows).T.to_markdown())
+
+
+def choose(check: check_module.CheckSet, scores: dict, if_failed: dict | None = None) -> tuple[str, dict, dict]:
     """`default`: the unsupervised `PREFERRED` unless a built-in beats it beyond noise on the
     tuning part (reciprocal ranks of the independent processes' imitations), every source
     package weighing the same where the check says which package a sound came from: what
-    must carry is sources, not the packages that happen to hold most imitations."""
-    best, against = beyond_noise(_tuning_ranks(check, scores[PREFERRED]),
-                                 {name: _tuning_ranks(check, scores[name]) for name in BUILT_IN
-                                  if name != PREFERRED and name in scores},
-                                 _tuning_packages(check, scores[PREFERRED]))
-    return best or PREFERRED, against
+    must carry is sources, not the packages that happen to hold most imitations. Third:
+    per built-in, whether with its learned parts at chance (`if_failed`) it still ranks at
+    least as well as `PREFERRED` there (point estimate); recorded, not chosen on."""
+    reference, groups = _tuning_ranks(check, scores[PREFERRED]), _tuning_packages(check, scores[PREFERRED])
+    candidates = [name for name in BUILT_IN if name != PREFERRED and name in scores]
+    best, against = beyond_noise(reference, {name: _tuning_ranks(check, scores[name]) for name in candidates}, groups)
+    differ = (lambda a: float(np.mean(a - reference))) if groups is None else (
+        lambda a: intervals.balanced_paired_difference(a, reference, groups, resamples=1)["difference"])
+    holds_up = {name: differ(_tuning_ranks(check, (if_failed or scores)[name])) >= 0 for name in candidates}
+    return best or PREFERRED, against, holds_up
 
 
 def _tuning_packages(check, scores) -> np.ndarray | None:
@@ -242,6 +297,7 @@ def main(argv=None) -> int:
     for part, cells in result.get("per_package", {}).items():
         text += (f"\n\n### {part} part, per source package (the independent processes, all categories)\n\n"
                  + check_module.package_table(cells).to_markdown())
+    text += "\n\n" + failure_table(content["if_learned_parts_rank_at_chance"])
     if args.report:
         check_module.write_record(Path(args.report), "search_models", result, text)
     print(text)

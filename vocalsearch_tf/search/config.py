@@ -86,6 +86,23 @@ class AnnParams:
 ANN = AnnParams()
 
 
+@dataclass(frozen=True)
+class GuardParams:
+    """The built-in fusion's guard on its learned part (search/fusion.py, `guarded_logits`).
+    A network trained on the embedded pairs has ranked real imitations at chance while
+    confident (the maintainers' independent check); the training-free parts never learnt
+    what could fail to carry. Per query, the learned part counts only as far as its ranking
+    of the library agrees with theirs (Spearman): a part at chance agrees by noise alone."""
+
+    # Unrelated rankings of n sounds agree with standard deviation 1/sqrt(n-1): full trust
+    # needs agreement beyond z of them (exceeded by chance ~2.5 % of the time)...
+    z: float = 2.0
+    # ... and at least this, however large the library: faint agreement is no evidence.
+    floor: float = 0.1
+    width: float = 0.05  # agreement over which the part's weight rises from 0 to full
+GUARD = GuardParams()
+
+
 def default_index_root() -> Path:
     """Where indexes live: $VOCALSEARCH_INDEX_DIR, else $XDG_CACHE_HOME/vocalsearch, else
     ~/.cache/vocalsearch. Never inside a user's library folder."""

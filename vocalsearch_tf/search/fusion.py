@@ -15,6 +15,13 @@ that of each part alone (beta = 0 for the others is one of the choices), and a p
 ranks at chance gets beta near 0: a flat likelihood that moves no ranking. beta is kept
 >= 0 so that no part is trusted upside down. Without fitted betas a fusion is the paper's
 product (`Fusion.calibrated` says which).
+
+Fitted weights trust a learned part as far as it ranked the validation imitations, which
+are not every imitator's. A guarded fusion (`guarded_logits`, the built-in `fusion`) weighs
+its learned part per query by how far the part's ranking of the library agrees with its
+training-free parts' (`config.GuardParams`): where the network carries it agrees with them
+(median Spearman .5 on the development check), where it ranks at chance it agrees by noise
+alone and drops out, leaving the training-free parts' ranking.
 """
 
 from __future__ import annotations
@@ -22,10 +29,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, stats
 from scipy.special import logsumexp
 
-from vocalsearch_tf.search.config import ModelLoadError
+from vocalsearch_tf.search.config import GUARD, GuardParams, ModelLoadError
 from vocalsearch_tf.search.scorers import Scorer
 
 
@@ -111,14 +118,41 @@ def calibrated_posterior(evidence: Sequence[np.ndarray], betas: Sequence[float])
     return np.exp(log_softmax(logits))
 
 
+def rank_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each row of `a` with the same row of `b` (1-D: one value);
+    0 where either row is constant (no ranking to agree with)."""
+    ra, rb = (stats.rankdata(np.atleast_2d(x), axis=-1) for x in (a, b))
+    ra, rb = ra - ra.mean(-1, keepdims=True), rb - rb.mean(-1, keepdims=True)
+    norm = np.sqrt((ra ** 2).sum(-1) * (rb ** 2).sum(-1))
+    agreement = np.divide((ra * rb).sum(-1), norm, out=np.zeros(len(ra)), where=norm > 0)
+    return agreement if np.ndim(a) > 1 else agreement[0]
+
+
+def guard_gate(agreement: np.ndarray, n: int, params: GuardParams = GUARD) -> np.ndarray:
+    """The learned part's weight, 0..1, for a ranking of `n` sounds that agrees this much."""
+    if n < 3:
+        return np.zeros_like(np.asarray(agreement, np.float64))
+    low = max(params.z / np.sqrt(n - 1), params.floor)
+    return np.clip((np.asarray(agreement, np.float64) - low) / params.width, 0.0, 1.0)
+
+
+def guarded_logits(learned: np.ndarray, reference: np.ndarray, params: GuardParams = GUARD) -> np.ndarray:
+    """reference + gate * learned, per row (a query's weighted evidence over the library)."""
+    gate = guard_gate(rank_agreement(learned, reference), np.shape(learned)[-1], params)
+    return reference + np.asarray(gate)[..., None] * learned if np.ndim(learned) > 1 else reference + gate * learned
+
+
 class Fusion(Scorer):
     """Several models searched as one: calibrated (each part's beta fitted on validation
     imitations, `betas` or the parts' own `inverse_temperature`) or, failing that, the
-    paper's product of likelihoods (TASLP eq. 2-5)."""
+    paper's product of likelihoods (TASLP eq. 2-5). `guarded`, per part: the learned ones,
+    weighed per query by their agreement with the others (`guarded_logits`; calibrated only)."""
 
     def __init__(self, parts: list[Scorer], name: str | None = None, betas: Sequence[float] | None = None,
-                 calibrated_on: str = ""):
+                 calibrated_on: str = "", guarded: Sequence[bool] | None = None):
         flat = [c for part in parts for c in part.components]
+        self.guarded = [bool(flag) for part, flag in zip(parts, guarded or [False] * len(parts))
+                        for _ in part.components]
         self._shares = [share for part in parts for share in part.shares]
         if len(flat) < 2:
             raise ModelLoadError("a fusion needs at least two models, e.g. iminet+imisound")
@@ -136,6 +170,9 @@ class Fusion(Scorer):
                + (f", fitted on {calibrated_on}" if calibrated_on else "") + ")" if self.calibrated
                else "fusion, product of likelihoods (TASLP eq. 2-5; not calibrated)")
         self.description = f"{how} of " + " and ".join(c.description for c in flat)
+        if self.calibrated and any(self.guarded) and not all(self.guarded):
+            self.description += ("; guarded: the learned part counts as far as its ranking agrees with the "
+                                 "training-free parts'")
         self.synthetic = any(c.synthetic for c in flat)
         self.trained_on = "; ".join(f"{c.name}: {c.trained_on}" for c in flat)
 
@@ -153,7 +190,13 @@ class Fusion(Scorer):
 
     def combine(self, best):
         if self.calibrated:
-            return calibrated_posterior([c.evidence(b) for c, b in zip(self._parts, best)], self.betas)
+            evidence = [c.evidence(b) for c, b in zip(self._parts, best)]
+            if not any(self.guarded) or all(self.guarded):
+                return calibrated_posterior(evidence, self.betas)
+            weighted = [beta * np.asarray(e, np.float64) for beta, e in zip(self.betas, evidence)]
+            learned = sum(w for w, flag in zip(weighted, self.guarded) if flag)
+            reference = sum(w for w, flag in zip(weighted, self.guarded) if not flag)
+            return np.exp(log_softmax(guarded_logits(learned, reference)))
         return np.prod([c.likelihoods(b) ** share for c, b, share in zip(self._parts, best, self.shares)], axis=0)
 
 

@@ -53,7 +53,8 @@ IMISOUND_FILE = DEFAULT_MODEL_DIR / "imisound.npz"
 CQT_SUMMARY_FILE = DEFAULT_MODEL_DIR / "cqt_summary.npz"
 MEASURED = DEFAULT_MODEL_DIR / "measured.json"  # the development check's numbers and the choice
 FUSION_PARTS = ("iminet", "imisound", "cqt-summary")  # the built-in `fusion`'s
-BUILT_IN = (*FUSION_PARTS, "fusion")
+LEARNED_PARTS = ("iminet",)  # learnt imitation-sound pairs: guarded in `fusion-guarded` (`fusion.guarded_logits`)
+BUILT_IN = (*FUSION_PARTS, "fusion", "fusion-guarded")
 FALLBACK_DEFAULT = "imisound"  # learns no imitation-sound pairs; the default unless a measurement finds better
 EXTENSION_MODULES = ("vocalsearch_tf.models.manocha2018",)
 
@@ -89,6 +90,9 @@ def card(name: str) -> dict:
                         "trained_on": "statistics of real recordings"},
         "fusion": {"description": "iminet x imisound x cqt-summary, calibrated fusion",
                    "trained_on": "embedded synthetic data and statistics of real recordings"},
+        "fusion-guarded": {"description": "fusion whose iminet counts per query only as far as its ranking agrees "
+                                          "with imisound x cqt-summary's (for imitations unlike the check's)",
+                           "trained_on": "embedded synthetic data and statistics of real recordings"},
     }
     if name == "iminet" and IMINET_CARD.is_file():
         shipped = json.loads(IMINET_CARD.read_text())
@@ -292,8 +296,8 @@ _CACHE: dict = {}
 def _built_in(name: str) -> Scorer:
     """A shipped model, with its fitted weight for fusion (`measured.json`) when there is one."""
     info = card(name)
-    if name == "fusion":
-        return _shipped_fusion()
+    if name in ("fusion", "fusion-guarded"):
+        return _shipped_fusion(guarded=name == "fusion-guarded")
     if name == "iminet":
         return _shipped_iminet(info)
     path, make, kind = ((IMISOUND_FILE, "default-model", ImisoundScorer) if name == "imisound"
@@ -305,14 +309,17 @@ def _built_in(name: str) -> Scorer:
     return scorer
 
 
-def _shipped_fusion() -> Scorer:
+def _shipped_fusion(guarded: bool = False) -> Scorer:
     """`FUSION_PARTS` with the weights `measured.json` fitted (a part weighted 0 is left out),
-    or, not measured, the paper's product of all of them."""
+    or, not measured, the paper's product of all of them; `guarded`: its `LEARNED_PARTS`
+    weighed per query by their agreement with the others (calibrated only)."""
     weights = measured().get("fusion_weights")
     names = [n for n in FUSION_PARTS if weights is None or weights.get(n, 0) > 0]
     parts = [_built_in(n) for n in names]
     betas = None if weights is None else [weights[n] * share for n, part in zip(names, parts) for share in part.shares]
-    return Fusion(parts, name="fusion", betas=betas, calibrated_on=measured().get("check", {}).get("tuning", ""))
+    return Fusion(parts, name="fusion-guarded" if guarded else "fusion", betas=betas,
+                  calibrated_on=measured().get("check", {}).get("tuning", ""),
+                  guarded=[guarded and n in LEARNED_PARTS for n in names])
 
 
 def _shipped_iminet(info: dict) -> Scorer:
