@@ -157,8 +157,8 @@ def test_the_guard_opens_beyond_what_unrelated_rankings_reach_by_chance():
 
     # 150 sounds: unrelated rankings agree with sd 1/sqrt(149); full trust from z of them plus the width
     low = GUARD.z / np.sqrt(149)
-    np.testing.assert_allclose(fusion.guard_gate(np.array([0.0, low, low + GUARD.width / 2, 0.9]), 150),
-                               [0.0, 0.0, 0.5, 1.0])
+    np.testing.assert_allclose(fusion.guard_gate(np.array([0.0, low, low + GUARD.width / 2, 0.9, -0.9, -low]), 150),
+                               [0.0, 0.0, 0.5, 1.0, 1.0, 0.0])  # related either way: not a ranking at chance
     # however large the library, faint agreement is not trust
     assert fusion.guard_gate(np.array(GUARD.floor), 10**6) == 0.0
     assert fusion.guard_gate(np.array(0.9), 2) == 0.0  # two sounds: no ranking to agree on

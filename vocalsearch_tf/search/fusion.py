@@ -18,10 +18,10 @@ product (`Fusion.calibrated` says which).
 
 Fitted weights trust a learned part as far as it ranked the validation imitations, which
 are not every imitator's. A guarded fusion (`guarded_logits`, the built-in `fusion`) weighs
-its learned part per query by how far the part's ranking of the library agrees with its
+its learned part per query by how far the part's ranking of the library is related to its
 training-free parts' (`config.GuardParams`): where the network carries it agrees with them
-(median Spearman .5 on the development check), where it ranks at chance it agrees by noise
-alone and drops out, leaving the training-free parts' ranking.
+(median Spearman .5 on the development check), where it ranks at chance it is independent
+of them, agrees by noise alone and drops out, leaving the training-free parts' ranking.
 """
 
 from __future__ import annotations
@@ -129,11 +129,13 @@ def rank_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def guard_gate(agreement: np.ndarray, n: int, params: GuardParams = GUARD) -> np.ndarray:
-    """The learned part's weight, 0..1, for a ranking of `n` sounds that agrees this much."""
+    """The learned part's weight, 0..1, for a ranking of `n` sounds that agrees this much in
+    either direction: a part at chance ranks independently of the others; a ranking that
+    opposes theirs is no chance ranking (on the check IMINET is as often right there)."""
     if n < 3:
         return np.zeros_like(np.asarray(agreement, np.float64))
     low = max(params.z / np.sqrt(n - 1), params.floor)
-    return np.clip((np.asarray(agreement, np.float64) - low) / params.width, 0.0, 1.0)
+    return np.clip((np.abs(np.asarray(agreement, np.float64)) - low) / params.width, 0.0, 1.0)
 
 
 def guarded_logits(learned: np.ndarray, reference: np.ndarray, params: GuardParams = GUARD) -> np.ndarray:
