@@ -194,22 +194,22 @@ def test_default_is_chosen_on_the_tuning_part_and_fusion_is_not_worse_than_its_b
     check = hand_made_check(per_cell=9)
     rows = np.arange(len(check.imitations))
     tuning = check.imitations.part.eq("tuning").to_numpy()
-    # iminet: right on the tuning part only; imisound: right on the confirmation part, noisy on tuning
-    iminet = scores_where(check, rows[tuning], seed=1)
+    # cqt-summary: right on the tuning part only; imisound: right on the confirmation part, noisy on tuning
+    cqt = scores_where(check, rows[tuning], seed=1)
     imisound = scores_where(check, rows[~tuning & (rows % 2 == 0)], seed=2)
-    result, content = choose_default.measure(check, {"iminet": iminet, "imisound": imisound},
-                                      baseline=np.zeros_like(iminet))
-    assert content["default"] == "iminet"  # best on the tuning part
+    result, content = choose_default.measure(check, {"cqt-summary": cqt, "imisound": imisound},
+                                      baseline=np.zeros_like(cqt))
+    assert content["default"] == "cqt-summary"  # best on the tuning part
     assert content["best_on_confirmation"] in ("imisound", "fusion")  # reported, never chosen on
-    assert content["models"]["iminet"]["confirmation"]["AI"]["mrr"] < content["models"]["imisound"][
+    assert content["models"]["cqt-summary"]["confirmation"]["AI"]["mrr"] < content["models"]["imisound"][
         "confirmation"]["AI"]["mrr"]
-    assert set(content["fusion_weights"]) == {"iminet", "imisound"}
+    assert set(content["fusion_weights"]) == {"cqt-summary", "imisound"}
     mean = lambda name, part: np.mean([v["mrr"] for v in content["models"][name][part].values()])  # noqa: E731
-    assert mean("fusion", "tuning") >= max(mean("iminet", "tuning"), mean("imisound", "tuning")) - 1e-9
+    assert mean("fusion", "tuning") >= max(mean("cqt-summary", "tuning"), mean("imisound", "tuning")) - 1e-9
     assert content["check"]["chance"]["AI"] == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
-    assert all("confirmation_per_process" in content["models"][n] for n in ("iminet", "imisound", "fusion"))
+    assert all("confirmation_per_process" in content["models"][n] for n in ("cqt-summary", "imisound", "fusion"))
     for part, by_part in content["fusion_against_parts"].items():  # paired, per category: the cards' differences
-        for name in ("iminet", "imisound"):
+        for name in ("cqt-summary", "imisound"):
             assert set(by_part[name]) == set(content["models"]["fusion"][part])
             for code, cell in by_part[name].items():
                 cards = content["models"]
@@ -265,7 +265,22 @@ def test_every_model_is_measured_as_if_its_learned_part_ranked_at_chance():
         assert failed[name]["confirmation"] == {c: v["mrr"] for c, v in content["models"][name]["confirmation"].items()}
         assert failed[name]["holds_up"]
     assert failed["fusion-guarded"]["holds_up"] and mean("fusion-guarded") > mean("fusion")
-    assert "fusion-guarded" in content["models"] and content["default"] == "iminet"  # recorded, not chosen on
+    assert "fusion-guarded" in content["models"] and content["default"] != "iminet"
+
+
+def test_a_model_that_falls_below_imisound_with_its_network_at_chance_is_not_the_default():
+    check = hand_made_check(per_cell=9)
+    rows = np.arange(len(check.imitations))
+    as_scores = lambda m: transfer_check.part_scores(check, lambda s, q: m[np.ix_(q, s)])  # noqa: E731
+    scores = {"imisound": as_scores(scores_where(check, rows[rows % 4 == 0], seed=1)),
+              "cqt-summary": as_scores(scores_where(check, rows[rows % 2 == 0], seed=2)),
+              "iminet": as_scores(scores_where(check, rows, seed=3))}
+    if_failed = {**scores, "iminet": as_scores(choose_default.at_chance(scores_where(check, rows, seed=3)))}
+    chosen, against, holds_up = choose_default.choose(check, scores, if_failed)
+    assert intervals.verdict(against["iminet"]) == "better" and against["iminet"]["difference"] > against["cqt-summary"]["difference"]
+    assert holds_up == {"iminet": False, "cqt-summary": True}
+    assert chosen == "cqt-summary"
+    assert choose_default.choose(check, scores)[0] == "iminet"  # measured as it is, it would have won
 
 
 def test_a_part_that_ranks_better_than_the_likelihood_fit_is_used_alone():

@@ -128,8 +128,11 @@ def default_reason() -> str:
         return f"the default: {chosen}, which learns no imitation-sound pairs; not measured on real recordings (`make measure-search`)"
     against = content.get("against_preferred", {})
     gaps = ", ".join(f"{n} {d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for n, d in against.items())
-    how = (f"no model beat the unsupervised {FALLBACK_DEFAULT} beyond noise" if chosen == FALLBACK_DEFAULT
-           else f"it beat the unsupervised {FALLBACK_DEFAULT}")
+    guarded = ("learned part at chance" in content.get("chosen_on", ""))
+    how = (f"no model beat the unsupervised {FALLBACK_DEFAULT} beyond noise"
+           + (" and held up with its learned part at chance" if guarded else "") if chosen == FALLBACK_DEFAULT
+           else f"it beat the unsupervised {FALLBACK_DEFAULT}"
+           + (", and still ranks as well as it if IMINET ranks at chance" if guarded else ""))
     balanced = ", every source package weighing the same" if "package" in content.get("chosen_on", "") else ""
     return (f"the default: {chosen}, chosen on the tuning part of the development check of transfer "
             f"(real recordings): {how}" + (f" (MRR against {FALLBACK_DEFAULT}{balanced}: {gaps})" if gaps else ""))
