@@ -15,8 +15,9 @@ Measured on 2 cores (CPU affinity and thread pools are pinned to 2 when the mach
 - `naive`: the full model on every (imitation, window) pair, timed on a subset of windows
   and scaled to the whole index. It starts from spectrograms, so it still leaves out
   decoding and transforming every library sound, which a search without an index also pays.
-- `shipped`: the built-in `iminet` (four IMINETs, `fusion.Ensemble`) and `fusion` (those and
-  `cqt-summary`; the default) against one IMINET, each on its own indexes of one smaller
+- `shipped`: the built-in `iminet` (four IMINETs, `fusion.Ensemble`), `fusion` (those and
+  `cqt-summary`) and `fusion-guarded` (the same with its guard's rank agreement over the
+  library; the default) against one IMINET, each on its own indexes of one smaller
   generated library (`--ratio-sounds`), timed in the same run: their cost as ratios.
 Writes results/benchmarks/search.json. Target: a query in 1 s or less.
 """
@@ -130,11 +131,13 @@ def shipped_ratios(workdir: Path, query_path: Path, sounds: int, repetitions: in
         build_index(library, component, sounds, np.random.default_rng(1))
     single = resolve("iminet").components[0]
     medians = {name: statistics.median(timed_queries(query_path, library, scorer, repetitions))
-               for name, scorer in (("one iminet", single), ("iminet", resolve("iminet")), ("fusion", fused))}
+               for name, scorer in (("one iminet", single), ("iminet", resolve("iminet")), ("fusion", fused),
+                                    ("fusion-guarded", resolve("fusion-guarded")))}
     return {"sounds": sounds, "components": {"iminet": len(resolve("iminet").components),
                                              "fusion": [c.name for c in fused.components]},
             "query_seconds_median": medians,
-            "ratio_to_one_iminet": {name: medians[name] / medians["one iminet"] for name in ("iminet", "fusion")}}
+            "ratio_to_one_iminet": {name: medians[name] / medians["one iminet"]
+                                    for name in ("iminet", "fusion", "fusion-guarded")}}
 
 
 def main(sounds: int = 100_000, repetitions: int = 7, subset: int = 1_000, out: Path = OUT, keep: bool = False,

@@ -30,8 +30,9 @@ effects. The added pools' groups come after version 3's, so version 3's sounds k
 choice, their part and their imitations.
 
 Each sound is imitated by `IMITATIONS_PER_PROCESS` performers of each process of
-`imitation_processes` (eSpeak NG onomatopoeia, a contour whistle/hum, and the embedded
-data's own voice, which is in distribution and reported apart).
+`imitation_processes` (eSpeak NG onomatopoeia, a contour whistle/hum, a vocoder voice, the
+sound transformed as sox would (version 5), and the embedded data's own voice, which is in
+distribution and reported apart).
 
 **Split once, by sound**: within each category and pool, half the sounds (a seeded choice)
 form the *tuning* part, the rest the *confirmation* part; each imitation belongs to its
