@@ -265,10 +265,10 @@ def test_every_model_is_measured_as_if_its_learned_part_ranked_at_chance():
         assert failed[name]["confirmation"] == {c: v["mrr"] for c, v in content["models"][name]["confirmation"].items()}
         assert failed[name]["holds_up"]
     assert failed["fusion-guarded"]["holds_up"] and mean("fusion-guarded") > mean("fusion")
-    assert "fusion-guarded" in content["models"] and content["default"] != "iminet"
+    assert "fusion-guarded" in content["models"]
 
 
-def test_a_model_that_falls_below_imisound_with_its_network_at_chance_is_not_the_default():
+def test_whether_a_model_holds_up_with_its_network_at_chance_is_recorded_not_chosen_on():
     check = hand_made_check(per_cell=9)
     rows = np.arange(len(check.imitations))
     as_scores = lambda m: transfer_check.part_scores(check, lambda s, q: m[np.ix_(q, s)])  # noqa: E731
@@ -279,8 +279,8 @@ def test_a_model_that_falls_below_imisound_with_its_network_at_chance_is_not_the
     chosen, against, holds_up = choose_default.choose(check, scores, if_failed)
     assert intervals.verdict(against["iminet"]) == "better" and against["iminet"]["difference"] > against["cqt-summary"]["difference"]
     assert holds_up == {"iminet": False, "cqt-summary": True}
-    assert chosen == "cqt-summary"
-    assert choose_default.choose(check, scores)[0] == "iminet"  # measured as it is, it would have won
+    assert chosen == "iminet"  # the largest win beyond noise, as measured
+    assert choose_default.choose(check, scores)[2] == {"iminet": True, "cqt-summary": True}  # as measured, it holds
 
 
 def test_a_part_that_ranks_better_than_the_likelihood_fit_is_used_alone():

@@ -128,11 +128,8 @@ def default_reason() -> str:
         return f"the default: {chosen}, which learns no imitation-sound pairs; not measured on real recordings (`make measure-search`)"
     against = content.get("against_preferred", {})
     gaps = ", ".join(f"{n} {d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for n, d in against.items())
-    guarded = ("learned part at chance" in content.get("chosen_on", ""))
-    how = (f"no model beat the unsupervised {FALLBACK_DEFAULT} beyond noise"
-           + (" and held up with its learned part at chance" if guarded else "") if chosen == FALLBACK_DEFAULT
-           else f"it beat the unsupervised {FALLBACK_DEFAULT}"
-           + (", and still ranks as well as it if IMINET ranks at chance" if guarded else ""))
+    how = (f"no model beat the unsupervised {FALLBACK_DEFAULT} beyond noise" if chosen == FALLBACK_DEFAULT
+           else f"it beat the unsupervised {FALLBACK_DEFAULT}")
     balanced = ", every source package weighing the same" if "package" in content.get("chosen_on", "") else ""
     return (f"the default: {chosen}, chosen on the tuning part of the development check of transfer "
             f"(real recordings): {how}" + (f" (MRR against {FALLBACK_DEFAULT}{balanced}: {gaps})" if gaps else ""))
@@ -288,8 +285,9 @@ def discover(results_dir: Path | None) -> list[ModelEntry]:
 def available_models(results_dir: Path | None = None) -> list[ModelEntry]:
     """Everything `resolve` can load by name: the built-ins, then what `results_dir` holds."""
     chosen = default_name()
-    built_in = [ModelEntry("default", "default", f"{card(chosen)['description']} ({default_reason()})", True)]
-    built_in += [ModelEntry(name, name, card(name)["description"], True) for name in BUILT_IN]
+    synthetic = lambda name: "synthetic" in card(name)["trained_on"]  # noqa: E731
+    built_in = [ModelEntry("default", "default", f"{card(chosen)['description']} ({default_reason()})", synthetic(chosen))]
+    built_in += [ModelEntry(name, name, card(name)["description"], synthetic(name)) for name in BUILT_IN]
     return built_in + discover(results_dir)
 
 
