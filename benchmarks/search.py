@@ -16,8 +16,8 @@ Measured on 2 cores (CPU affinity and thread pools are pinned to 2 when the mach
   and scaled to the whole index. It starts from spectrograms, so it still leaves out
   decoding and transforming every library sound, which a search without an index also pays.
 - `shipped`: the built-in `iminet` (four IMINETs, `fusion.Ensemble`), `fusion` (those,
-  `imisound` and `cqt-summary`; the default) and `fusion-guarded` (the same with its guard's
-  rank agreement over the library) against one IMINET, each on its own indexes of one smaller
+  `imisound` and `cqt-summary`) and `fusion-guarded` (the default: the same with its guard's
+  rank agreement over the library and the probe bank) against one IMINET, each on its own indexes of one smaller
   generated library (`--ratio-sounds`), timed in the same run: their cost as ratios.
 Writes results/benchmarks/search.json. Target: a query in 1 s or less.
 """

@@ -194,3 +194,53 @@ def test_a_guarded_fusion_applies_the_guard_to_its_flagged_parts_only():
     np.testing.assert_allclose(plain.combine([learned, free]), softmax(2 * learned + 2 * free))
     members = fusion.Ensemble([Fixed("seed1"), Fixed("seed3")], name="iminet", description="two seeds", trained_on="t")
     assert fusion.Fusion([members, Fixed("cqt")], betas=[0.5, 0.5, 1.0], guarded=[True, False]).guarded == [True, True, False]
+
+
+def probe_bank_query(rng, carries: bool, library=10, bank=226):
+    """A query's training-free evidence over a small library and a bank of recordings, and a
+    learned part that either follows it loosely (Spearman about .5) or ranks at chance."""
+    free = rng.normal(size=library + bank)
+    learned = free + 1.5 * rng.normal(size=library + bank) if carries else rng.normal(size=library + bank)
+    return learned, free
+
+
+def test_with_a_probe_bank_the_guard_keeps_a_learned_part_that_carries_on_a_small_library():
+    """10 sounds: agreement needs |Spearman| > .67 there, so the guard shuts out a part that
+    carries; over the library and a 226-recording bank it keeps it and still drops one at chance."""
+    rng = np.random.default_rng(3)
+    kept = {True: [], False: []}
+    for carries in (True, False) * 100:
+        learned, free = probe_bank_query(rng, carries)
+        lib = slice(0, 10)
+        on = fusion.probe_agreement_on([learned[lib], free[lib]], [learned[10:], free[10:]], [True, False])
+        np.testing.assert_allclose(on[0], learned)
+        np.testing.assert_allclose(on[1], free)
+        with_bank = fusion.guarded_logits(learned[lib], free[lib], agreement_on=on)
+        library_only = fusion.guarded_logits(learned[lib], free[lib])
+        kept[carries].append((np.allclose(with_bank, learned[lib] + free[lib]), np.allclose(library_only, free[lib])))
+    carrying, at_chance = np.mean(kept[True], axis=0), np.mean(kept[False], axis=0)
+    assert carrying[0] > 0.9 and carrying[1] > 0.5  # the bank keeps it; the library alone mostly drops it
+    assert at_chance[0] < 0.1  # at chance it drops out with the bank as without
+
+
+def test_the_bank_is_used_only_where_it_holds_every_guarded_part_and_another():
+    lib, bank = [np.ones(3), np.zeros(3), np.ones(3)], [np.ones(5), None, np.zeros(5)]
+    learned, others = fusion.probe_agreement_on(lib, bank, [True, False, False])
+    assert learned.shape == others.shape == (8,)  # the third part, the one the bank holds, is the reference
+    assert fusion.probe_agreement_on(lib, [None, np.ones(5), np.ones(5)], [True, False, False]) is None
+    assert fusion.probe_agreement_on(lib, [np.ones(5), None, None], [True, False, False]) is None
+    rows = fusion.probe_agreement_on([np.ones((4, 3))] * 2, [np.ones((4, 5))] * 2, [True, False])
+    assert rows[0].shape == (4, 8)  # (queries, sounds + bank) for a check's matrices
+
+
+def test_a_guarded_fusion_tests_its_guard_on_the_bank_of_its_own_weights():
+    rng = np.random.default_rng(4)
+    learned, free = probe_bank_query(rng, carries=True)
+    vectors = {"iminet": ("iminet", np.zeros((226, 2), np.float32)), "cqt": ("old weights", np.zeros((226, 2), np.float32))}
+    guarded = fusion.Fusion([Fixed("iminet"), Fixed("cqt")], betas=[1.0, 1.0], guarded=[True, False], probe=vectors)
+    assert guarded.probe[0] is not None and guarded.probe[1] is None  # cqt's vectors were made by other weights
+    assert fusion.Fusion([Fixed("iminet"), Fixed("cqt")], betas=[1.0, 1.0], guarded=[True, False]).probe_evidence([0, 0]) is None
+    probe = [learned[10:], free[10:]]  # Fixed's evidence: 2 x the score, over the bank as over the library
+    expected = fusion.guarded_logits(2 * learned[:10], 2 * free[:10], agreement_on=(2 * learned, 2 * free))
+    np.testing.assert_allclose(guarded.combine([learned[:10], free[:10]], [2 * p for p in probe]), softmax(expected))
+    assert not np.allclose(softmax(expected), softmax(2 * free[:10]))  # the bank kept the learned part here

@@ -15,11 +15,13 @@ data, the fusion's weights are fitted (`fusion.fit_weights`: the likelihood of e
 imitation's true sound among its category's, every source package weighing the same; one
 part alone where it ranks better), each part's own inverse temperature too, and
 `default` is chosen (`choose`): IMISOUND (unsupervised: no imitation-sound pairs) unless another built-in beats it
-there by a paired bootstrap interval that excludes zero. A network trained on the embedded
-pairs once ranked other imitators' imitations at chance while winning here, so every model
-is also measured as if its learned part ranked at chance (that part's scores shuffled per
-imitation, `at_chance`), beside `fusion-guarded` (`fusion.guarded_logits`), which is built
-for that case; whether each still ranks at least as well as IMISOUND is recorded. The
+there by a paired bootstrap interval that excludes zero **and still ranks at least as well
+as IMISOUND if its learned part ranks at chance** (that part's scores shuffled per
+imitation, over the sounds and the probe bank, `at_chance`): a network trained on the
+embedded pairs once ranked other imitators' imitations at chance while winning here, and a
+default must not fall below IMISOUND where that happens again. `fusion-guarded`
+(`fusion.guarded_logits`, its guard tested on each imitation's sounds and the probe bank,
+`search.probe_bank`) is built for that case; `fusion` and `iminet` fall with their network. The
 **confirmation part** only reports (MRR per category with bootstrap 95 % intervals). All of
 it lands in `default_model/measured.json`, which the page and the command line read.
 """
@@ -37,23 +39,30 @@ import numpy as np
 
 from vocalsearch_tf.evaluation import intervals
 from vocalsearch_tf.experiments import transfer_check as check_module
-from vocalsearch_tf.search import engine, fusion
+from vocalsearch_tf.search import engine, fusion, probe_bank
 from vocalsearch_tf.search.index import LibraryIndex
 from vocalsearch_tf.search.models import BUILT_IN, FALLBACK_DEFAULT, FUSION_PARTS, LEARNED_PARTS, MEASURED, resolve
 
 COMPONENTS = FUSION_PARTS  # the parts of the built-in `fusion`
 PREFERRED = FALLBACK_DEFAULT  # no pairs learnt: a model trained on the embedded pairs must earn its place
 CHANCE_SEED = 0
+SMALL_LIBRARY = 10  # sounds a query ranks in the maintainers' check (10 a category)
 
 
 def score_matrix(check: check_module.CheckSet, spec: str, index_root: Path) -> np.ndarray:
     """(imitations, sounds) evidence of one model through the search path: a single model's,
     or an ensemble's mean over its members."""
+    return score_matrices(check, spec, index_root)[0]
+
+
+def score_matrices(check: check_module.CheckSet, spec: str, index_root: Path,
+                   bank: dict | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """`score_matrix`, and the same evidence over the probe bank `bank` (`probe_bank.load`):
+    (imitations, bank recordings), None where the bank lacks the model's vectors."""
     scorer = resolve(spec)
     if len(scorer.components) != 1 and not isinstance(scorer, fusion.Ensemble):
         raise ValueError(f"{spec}: measure the parts of a fusion, not the fusion itself")
-    evidence = scorer.mean_evidence if isinstance(scorer, fusion.Ensemble) else (
-        lambda best: scorer.components[0].evidence(best[0]))
+    vectors = [probe_bank.vectors_for(c, bank or {}) for c in scorer.components]
     library = LibraryIndex(check.root / "sound_recordings", index_root)
     library.update(scorer)
     indexes = engine.open_indexes(library, scorer)
@@ -61,12 +70,16 @@ def score_matrix(check: check_module.CheckSet, spec: str, index_root: Path) -> n
         raise ValueError(f"{spec}: its members' indexes of {library.library} hold different sounds")
     column = {name: k for k, name in enumerate(indexes[0].paths)}
     order = np.array([column[Path(p).name] for p in check.sounds.path])
-    rows = []
+    rows, probe_rows = [], []
     for path in check.imitations.path:
         samples, rate = engine.load_imitation(path)
-        best, _ = engine.component_scores(samples, rate, scorer, indexes)
-        rows.append(evidence([np.asarray(b, np.float64) for b in best])[order])
-    return np.stack(rows)
+        queries = engine.query_vectors(samples, rate, scorer)
+        best, _ = engine.component_scores(samples, rate, scorer, indexes, queries)
+        rows.append(np.mean([c.evidence(np.asarray(b, np.float64)) for c, b in zip(scorer.components, best)], axis=0)[order])
+        if all(v is not None for v in vectors):
+            probe_rows.append(np.mean([probe_bank.evidence(c, q, v) for c, q, v in zip(scorer.components, queries, vectors)],
+                                      axis=0))
+    return np.stack(rows), (np.stack(probe_rows) if probe_rows else None)
 
 
 def _rows(cells) -> tuple[list[np.ndarray], list[int], list]:
@@ -87,29 +100,48 @@ def _package_groups(check: check_module.CheckSet, ids) -> np.ndarray | None:
     return package_of[list(ids)].to_numpy() if len(package_of) else None
 
 
-def fused_evidence(matrices: dict[str, np.ndarray], parts: list[str], weights, guarded: bool = False) -> np.ndarray:
+def fused_evidence(matrices: dict[str, np.ndarray], parts: list[str], weights, guarded: bool = False,
+                   probe: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """The built-in fusion's logits, (imitations, sounds); `guarded`: the parts weighted 0
-    left out and its learned parts guarded by their agreement with the others, as
-    `models` builds `fusion-guarded`."""
+    left out and its learned parts guarded by their agreement with the others, over the
+    sounds and the probe bank (`probe`: name -> (imitations, bank) evidence), as `models`
+    builds `fusion-guarded`."""
     used = [(name, w) for name, w in zip(parts, weights) if w > 0]
     learned = [w * matrices[name] for name, w in used if name in LEARNED_PARTS]
     others = [w * matrices[name] for name, w in used if name not in LEARNED_PARTS]
     if not guarded or not learned or not others:
         return sum(w * matrices[name] for name, w in zip(parts, weights))
-    return fusion.guarded_logits(sum(learned), sum(others))
+    on = fusion.probe_agreement_on([w * matrices[name] for name, w in used],
+                                   [w * probe[name] if (probe or {}).get(name) is not None else None for name, w in used],
+                                   [name in LEARNED_PARTS for name, _ in used])
+    return fusion.guarded_logits(sum(learned), sum(others), agreement_on=on)
 
 
-def at_chance(matrix: np.ndarray, seed: int = CHANCE_SEED) -> np.ndarray:
-    """A part that ranks at chance: each imitation's scores shuffled over the sounds."""
-    return np.random.default_rng(seed).permuted(matrix, axis=1)
+def fused_scores(matrices: dict[str, np.ndarray], parts: list[str], weights, guarded: bool = False,
+                 probe: dict[str, np.ndarray] | None = None):
+    """`fused_evidence` as `part_scores` asks for it: each imitation's library is the sounds it
+    ranks, so the guard sees those (and the bank), as a search of that library would."""
+    return lambda s, q: fused_evidence({name: m[np.ix_(q, s)] for name, m in matrices.items()}, parts, weights,
+                                       guarded, {name: m[q] for name, m in (probe or {}).items()})
+
+
+def at_chance(matrix: np.ndarray, seed: int = CHANCE_SEED, probe: np.ndarray | None = None):
+    """A part that ranks at chance: each imitation's scores shuffled over the sounds (with
+    `probe`, over the sounds and the probe bank together; then both, split again)."""
+    if probe is None:
+        return np.random.default_rng(seed).permuted(matrix, axis=1)
+    both = at_chance(np.concatenate([matrix, probe], axis=1), seed)
+    return both[:, :matrix.shape[1]], both[:, matrix.shape[1]:]
 
 
 def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
-            baseline: np.ndarray | None = None) -> tuple[dict, dict]:
+            baseline: np.ndarray | None = None, probe: dict[str, np.ndarray] | None = None) -> tuple[dict, dict]:
     """The check's result for each model (components as given: those of `COMPONENTS` in
     `matrices`; `fusion` of them fitted on the tuning part), and `measured.json`'s content.
     `baseline`: the CQT-summary baseline's (imitations, sounds) scores, computed from the
-    audio when not given."""
+    audio when not given; `probe`: the components' evidence over the probe bank, where the
+    guard of `fusion-guarded` tests its learned part."""
+    probe = {name: m for name, m in (probe or {}).items() if m is not None}
     parts = [name for name in COMPONENTS if name in matrices]
     independent = set(check.independent)
     tuning = check.imitations.index[(check.imitations.part == "tuning")
@@ -123,14 +155,19 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     groups = _package_groups(check, ids)
     betas = {name: fusion.fit_inverse_temperature(_rows(tuned[name])[0], targets, groups) for name in parts}
     fitted = fusion.fit_weights([_rows(tuned[n])[0] for n in parts], targets, groups)
-    fused = lambda w: as_scores(fused_evidence(matrices, parts, w))  # noqa: E731
+    fused = lambda w, guarded=False, m=matrices, p=probe: check_module.part_scores(  # noqa: E731
+        check, fused_scores(m, parts, w, guarded, p))
     weights, weights_from = fusion_weights(check, fused, fitted, betas)
-    scores["fusion"] = fused(weights)
-    scores["fusion-guarded"] = as_scores(fused_evidence(matrices, parts, weights, guarded=True))
-    failed = {**matrices, **{name: at_chance(matrices[name]) for name in parts if name in LEARNED_PARTS}}
+    scores["fusion"], scores["fusion-guarded"] = fused(weights), fused(weights, guarded=True)
+    failed, failed_probe = dict(matrices), dict(probe)
+    for name in (n for n in parts if n in LEARNED_PARTS):
+        if name in probe:
+            failed[name], failed_probe[name] = at_chance(matrices[name], probe=probe[name])
+        else:
+            failed[name] = at_chance(matrices[name])
     if_failed = {name: as_scores(failed[name]) if name in failed else scores[name] for name in scores}
     for name, guarded in (("fusion", False), ("fusion-guarded", True)):
-        if_failed[name] = as_scores(fused_evidence(failed, parts, weights, guarded))
+        if_failed[name] = fused(weights, guarded, failed, failed_probe)
     scores[check_module.BASELINE] = (check_module.part_scores(check, check_module.baseline_scores(check))
                                      if baseline is None else as_scores(baseline))
     result = check_module.result_of(check, scores)
@@ -158,16 +195,22 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     content = {"default": chosen, "best_on_confirmation": confirmed,
                "chosen_on": (f"tuning part, pooled over processes"
                              + (", every source package weighing the same" if len(packages) else "")
-                             + f"; {PREFERRED} unless another wins by a paired 95 % interval"),
+                             + f"; {PREFERRED} unless another wins by a paired 95 % interval and, with its "
+                             + f"learned part at chance, still ranks at least as well as {PREFERRED}"),
                "against_preferred": against_preferred,
                "check": {"what": what, "tuning": f"{what}, tuning part ({len(tuning)} imitations)",
                          "chance": result["chance"]["confirmation"], "date": datetime.date.today().isoformat()},
                "fusion_weights": dict(zip(parts, weights)), "fusion_weights_from": weights_from,
+               "guard_tested_on": (f"the sounds and a probe bank of {next(iter(probe.values())).shape[1]} real "
+                                   f"recordings ({', '.join(sorted(probe))})" if probe else "the sounds"),
                "fusion_against_parts": fusion_against_parts(check, scores),
                "fusion_guarded_against_parts": fusion_against_parts(check, scores, "fusion-guarded"), "models": models,
                "if_learned_parts_rank_at_chance": learned_failure(
                    check, {**if_failed, check_module.BASELINE: scores[check_module.BASELINE]}, holds_up)}
+    content["on_small_libraries"] = small_libraries(
+        check, {"as_measured": (matrices, probe), "at_chance": (failed, failed_probe)}, parts, weights)
     result["if_learned_parts_rank_at_chance"] = content["if_learned_parts_rank_at_chance"]
+    result["on_small_libraries"] = content["on_small_libraries"]
     return result, content
 
 
@@ -179,6 +222,49 @@ def learned_failure(check, if_failed: dict, holds_up: dict) -> dict:
                    **{part: {code: cell["mean"] for code, cell in result[name][part]["pooled"].items()}
                       for part in ("tuning", "confirmation")}}
             for name in if_failed if name != check_module.BASELINE}
+
+
+def small_libraries(check: check_module.CheckSet, variants: dict[str, tuple[dict, dict]], parts: list[str], weights,
+                    size: int = SMALL_LIBRARY, seed: int = CHANCE_SEED) -> dict:
+    """Per variant (name -> (matrices, probe)) and model: MRR per category on both parts when
+    each independent imitation ranks `size` sounds, its own and others of its category and
+    part drawn per imitation: the maintainers' check's setting, where a guard sees those
+    sounds (and the bank) only. Recorded, not chosen on."""
+    rng = np.random.default_rng(seed)
+    sounds, imitations = check.sounds, check.imitations[check.imitations.process.isin(check.independent)]
+    own = dict(zip(sounds.sound_id, sounds.index))
+    libraries = []
+    for i, imitation in imitations.iterrows():
+        others = sounds.index[(sounds.category == imitation.category) & (sounds.part == imitation.part)
+                              & (sounds.sound_id != imitation.sound_id)].to_numpy()
+        drawn = rng.choice(others, min(size - 1, len(others)), replace=False)
+        libraries.append((i, imitation.part, imitation.category, np.concatenate([[own[imitation.sound_id]], drawn])))
+    out = {"size": size, "chance": {}}
+    for variant, (matrices, probe) in variants.items():
+        ranked = {}
+        for i, part, category, library in libraries:
+            rows = {name: matrices[name][i, library] for name in parts}
+            bank = {name: m[i] for name, m in probe.items()}
+            rows["fusion"] = fused_evidence(rows, parts, weights)
+            rows["fusion-guarded"] = fused_evidence(rows, parts, weights, guarded=True, probe=bank)
+            for name, row in rows.items():  # ties counted against the target
+                ranked.setdefault(name, {}).setdefault(part, {}).setdefault(category, []).append(1.0 / np.sum(row >= row[0]))
+            out["chance"].setdefault(category, float(np.mean(1.0 / np.arange(1, len(library) + 1))))
+        out[variant] = {name: {part: {check_module.CATEGORY_CODES.get(c, c): float(np.mean(v)) for c, v in sorted(cells.items())}
+                               for part, cells in by_part.items()} for name, by_part in ranked.items()}
+    out["chance"] = {check_module.CATEGORY_CODES.get(c, c): v for c, v in sorted(out["chance"].items())}
+    return out
+
+
+def small_library_table(small: dict) -> str:
+    """Markdown: confirmation MRR per category on `size`-sound libraries, as measured and at chance."""
+    import pandas as pd
+
+    rows = {name: {f"{code} ({how})": f"{value:.3f}" for how, key in (("as measured", "as_measured"), ("IMINET at chance", "at_chance"))
+                   for code, value in small[key][name]["confirmation"].items()} for name in small["as_measured"]}
+    return (f"### confirmation part, pooled, each imitation ranking {small['size']} sounds of its category "
+            f"(chance {', '.join(f'{c} {v:.3f}' for c, v in small['chance'].items())})\n\n"
+            + pd.DataFrame(rows).T.to_markdown())
 
 
 def beyond_noise(reference: np.ndarray, alternatives: dict[str, np.ndarray],
@@ -244,16 +330,17 @@ def choose(check: check_module.CheckSet, scores: dict, if_failed: dict | None = 
     """`default`: the unsupervised `PREFERRED` unless a built-in beats it beyond noise on the
     tuning part (reciprocal ranks of the independent processes' imitations), every source
     package weighing the same where the check says which package a sound came from: what
-    must carry is sources, not the packages that happen to hold most imitations. Third:
-    per built-in, whether with its learned parts at chance (`if_failed`) it still ranks at
-    least as well as `PREFERRED` there (point estimate); recorded, not chosen on (a guard
-    decided per query by agreement over the library weakens on small libraries: README)."""
+    must carry is sources, not the packages that happen to hold most imitations. Only a
+    built-in that still ranks at least as well as `PREFERRED` there with its learned parts
+    at chance (`if_failed`; point estimate) may replace it: which do is the third result."""
     reference, groups = _tuning_ranks(check, scores[PREFERRED]), _tuning_packages(check, scores[PREFERRED])
     candidates = [name for name in BUILT_IN if name != PREFERRED and name in scores]
-    best, against = beyond_noise(reference, {name: _tuning_ranks(check, scores[name]) for name in candidates}, groups)
+    _, against = beyond_noise(reference, {name: _tuning_ranks(check, scores[name]) for name in candidates}, groups)
     differ = (lambda a: float(np.mean(a - reference))) if groups is None else (
         lambda a: intervals.balanced_paired_difference(a, reference, groups, resamples=1)["difference"])
     holds_up = {name: differ(_tuning_ranks(check, (if_failed or scores)[name])) >= 0 for name in candidates}
+    winners = [name for name in candidates if holds_up[name] and intervals.verdict(against[name]) == "better"]
+    best = max(winners, key=lambda name: (against[name]["difference"], -candidates.index(name)), default=None)
     return best or PREFERRED, against, holds_up
 
 
@@ -289,9 +376,11 @@ def main(argv=None) -> int:
     parser.add_argument("--report", default=None, help="where to write the full result (JSON and markdown)")
     args = parser.parse_args(argv)
     check = check_module.load_check(args.data)
+    bank = probe_bank.load()
     with tempfile.TemporaryDirectory(prefix="vocalsearch-choose-default-") as index_root:
-        matrices = {name: score_matrix(check, name, Path(index_root)) for name in COMPONENTS}
-    result, content = measure(check, matrices)
+        both = {name: score_matrices(check, name, Path(index_root), bank) for name in COMPONENTS}
+    result, content = measure(check, {name: m for name, (m, _) in both.items()},
+                              probe={name: p for name, (_, p) in both.items()})
     result["what"] = (f"the search models (`vocalsearch models`) through the application's path on "
                       f"{content['check']['what']}, {content['check']['date']}; default chosen on the tuning "
                       f"part: {content['default']}")
@@ -301,6 +390,7 @@ def main(argv=None) -> int:
         text += (f"\n\n### {part} part, per source package (the independent processes, all categories)\n\n"
                  + check_module.package_table(cells).to_markdown())
     text += "\n\n" + failure_table(content["if_learned_parts_rank_at_chance"])
+    text += "\n\n" + small_library_table(content["on_small_libraries"])
     if args.report:
         check_module.write_record(Path(args.report), "search_models", result, text)
     print(text)

@@ -139,13 +139,17 @@ def query_vector(samples: np.ndarray, rate: int, component: Scorer) -> np.ndarra
     return component.query_vector(clip)
 
 
-def component_scores(samples: np.ndarray, rate: int, scorer: Scorer,
-                     indexes: list[Index]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def query_vectors(samples: np.ndarray, rate: int, scorer: Scorer) -> list[np.ndarray]:
+    return [query_vector(samples, rate, component) for component in scorer.components]
+
+
+def component_scores(samples: np.ndarray, rate: int, scorer: Scorer, indexes: list[Index],
+                     queries: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per component of `scorer`: its best window's score per indexed file, and its score per
-    window (always the exact scan of every window)."""
+    window (always the exact scan of every window); `queries`: its query vectors, if made."""
     best_per_file, best_windows = [], []
-    for component, index in zip(scorer.components, indexes):
-        windows = component.window_scores(query_vector(samples, rate, component), index.vectors)
+    for component, index, query in zip(scorer.components, indexes, queries or query_vectors(samples, rate, scorer)):
+        windows = component.window_scores(query, index.vectors)
         best_windows.append(windows)
         best_per_file.append(index.best_per_file(windows))
     return best_per_file, best_windows
@@ -196,9 +200,10 @@ def search(imitation: str | Path, library: LibraryIndex, scorer: Scorer, top: in
         if result is not None:
             return result
         scan_note = f"the approximate index's shortlist held fewer than {top} sounds: exact scan"
-    best_per_file, best_windows = component_scores(samples, rate, scorer, indexes)
+    queries = query_vectors(samples, rate, scorer)
+    best_per_file, best_windows = component_scores(samples, rate, scorer, indexes, queries)
     rows = _aligned(indexes)
-    fused = scorer.combine([b[r] for b, r in zip(best_per_file, rows)])
+    fused = scorer.combine([b[r] for b, r in zip(best_per_file, rows)], scorer.probe_evidence(queries))
     per_component = [c.likelihoods(b) for c, b in zip(scorer.components, best_per_file)]
     count = min(top, len(fused))
     chosen = np.argpartition(-fused, count - 1)[:count] if count else np.zeros(0, np.int64)

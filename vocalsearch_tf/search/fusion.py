@@ -17,11 +17,13 @@ ranks at chance gets beta near 0: a flat likelihood that moves no ranking. beta 
 product (`Fusion.calibrated` says which).
 
 Fitted weights trust a learned part as far as it ranked the validation imitations, which
-are not every imitator's. A guarded fusion (`guarded_logits`, the built-in `fusion`) weighs
-its learned part per query by how far the part's ranking of the library is related to its
+are not every imitator's. A guarded fusion (`guarded_logits`, the built-in `fusion-guarded`)
+weighs its learned part per query by how far the part's ranking is related to its
 training-free parts' (`config.GuardParams`): where the network carries it agrees with them
 (median Spearman .5 on the development check), where it ranks at chance it is independent
 of them, agrees by noise alone and drops out, leaving the training-free parts' ranking.
+The ranking tested is the library's and a fixed bank of real recordings' (`probe_agreement_on`,
+`search.probe_bank`): on the library alone a small library could not tell the two apart.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 from scipy import optimize, stats
 from scipy.special import logsumexp
 
+from vocalsearch_tf.search import probe_bank
 from vocalsearch_tf.search.config import GUARD, GuardParams, ModelLoadError
 from vocalsearch_tf.search.scorers import Scorer
 
@@ -138,10 +141,28 @@ def guard_gate(agreement: np.ndarray, n: int, params: GuardParams = GUARD) -> np
     return np.clip((np.abs(np.asarray(agreement, np.float64)) - low) / params.width, 0.0, 1.0)
 
 
-def guarded_logits(learned: np.ndarray, reference: np.ndarray, params: GuardParams = GUARD) -> np.ndarray:
-    """reference + gate * learned, per row (a query's weighted evidence over the library)."""
-    gate = guard_gate(rank_agreement(learned, reference), np.shape(learned)[-1], params)
+def guarded_logits(learned: np.ndarray, reference: np.ndarray, params: GuardParams = GUARD,
+                   agreement_on: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """reference + gate * learned, per row (a query's weighted evidence over the library);
+    `agreement_on`: the (learned, reference) evidence the gate tests instead, such as a query's
+    over the library and the probe bank (`probe_agreement_on`)."""
+    a, b = agreement_on if agreement_on is not None else (learned, reference)
+    gate = guard_gate(rank_agreement(a, b), np.shape(a)[-1], params)
     return reference + np.asarray(gate)[..., None] * learned if np.ndim(learned) > 1 else reference + gate * learned
+
+
+def probe_agreement_on(library: Sequence[np.ndarray], probe: Sequence[np.ndarray | None],
+                       guarded: Sequence[bool]) -> tuple[np.ndarray, np.ndarray] | None:
+    """What the guard tests with a probe bank (`search.probe_bank`): the guarded parts' and the
+    unguarded parts' weighted evidence over the library followed by the bank, the unguarded
+    being those the bank holds. None where the bank lacks a guarded part or every other part.
+    Rows: a query's 1-D evidence, or (queries, sounds)."""
+    learned = [k for k, flag in enumerate(guarded) if flag]
+    others = [k for k, flag in enumerate(guarded) if not flag and probe[k] is not None]
+    if not learned or not others or any(probe[k] is None for k in learned):
+        return None
+    side = lambda ks: np.concatenate([sum(library[k] for k in ks), sum(probe[k] for k in ks)], axis=-1)  # noqa: E731
+    return side(learned), side(others)
 
 
 class Fusion(Scorer):
@@ -151,8 +172,9 @@ class Fusion(Scorer):
     weighed per query by their agreement with the others (`guarded_logits`; calibrated only)."""
 
     def __init__(self, parts: list[Scorer], name: str | None = None, betas: Sequence[float] | None = None,
-                 calibrated_on: str = "", guarded: Sequence[bool] | None = None):
+                 calibrated_on: str = "", guarded: Sequence[bool] | None = None, probe: dict | None = None):
         flat = [c for part in parts for c in part.components]
+        self.probe = [probe_bank.vectors_for(c, probe or {}) for c in flat]  # the guard's bank, per component
         self.guarded = [bool(flag) for part, flag in zip(parts, guarded or [False] * len(parts))
                         for _ in part.components]
         self._shares = [share for part in parts for share in part.shares]
@@ -190,7 +212,14 @@ class Fusion(Scorer):
     def calibrated(self) -> bool:
         return self.betas is not None
 
-    def combine(self, best):
+    def probe_evidence(self, queries: list[np.ndarray]) -> list[np.ndarray | None] | None:
+        """Per component, its evidence over the probe bank for the query vectors (None where
+        the bank has no vectors of its weights); None without a bank."""
+        if not any(v is not None for v in self.probe):
+            return None
+        return [None if v is None else probe_bank.evidence(c, q, v) for c, q, v in zip(self._parts, queries, self.probe)]
+
+    def combine(self, best, probe=None):
         if self.calibrated:
             evidence = [c.evidence(b) for c, b in zip(self._parts, best)]
             if not any(self.guarded) or all(self.guarded):
@@ -198,7 +227,9 @@ class Fusion(Scorer):
             weighted = [beta * np.asarray(e, np.float64) for beta, e in zip(self.betas, evidence)]
             learned = sum(w for w, flag in zip(weighted, self.guarded) if flag)
             reference = sum(w for w, flag in zip(weighted, self.guarded) if not flag)
-            return np.exp(log_softmax(guarded_logits(learned, reference)))
+            on = None if probe is None else probe_agreement_on(
+                weighted, [None if p is None else beta * p for beta, p in zip(self.betas, probe)], self.guarded)
+            return np.exp(log_softmax(guarded_logits(learned, reference, agreement_on=on)))
         return np.prod([c.likelihoods(b) ** share for c, b, share in zip(self._parts, best, self.shares)], axis=0)
 
 

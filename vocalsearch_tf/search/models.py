@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vocalsearch_tf.search import probe_bank
 from vocalsearch_tf.search.config import ModelLoadError
 from vocalsearch_tf.search.fusion import Ensemble, Fusion
 from vocalsearch_tf.search.scorers import (SYNTHETIC_NOTE, CqtSummaryScorer, EmbeddingScorer,  # noqa: F401
@@ -128,8 +129,11 @@ def default_reason() -> str:
         return f"the default: {chosen}, which learns no imitation-sound pairs; not measured on real recordings (`make measure-search`)"
     against = content.get("against_preferred", {})
     gaps = ", ".join(f"{n} {d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for n, d in against.items())
-    how = (f"no model beat the unsupervised {FALLBACK_DEFAULT} beyond noise" if chosen == FALLBACK_DEFAULT
-           else f"it beat the unsupervised {FALLBACK_DEFAULT}")
+    guarded = ("learned part at chance" in content.get("chosen_on", ""))
+    how = (f"no model beat the unsupervised {FALLBACK_DEFAULT} beyond noise"
+           + (" and held up with its learned part at chance" if guarded else "") if chosen == FALLBACK_DEFAULT
+           else f"it beat the unsupervised {FALLBACK_DEFAULT}"
+           + (", and still ranks as well as it if IMINET ranks at chance" if guarded else ""))
     balanced = ", every source package weighing the same" if "package" in content.get("chosen_on", "") else ""
     return (f"the default: {chosen}, chosen on the tuning part of the development check of transfer "
             f"(real recordings): {how}" + (f" (MRR against {FALLBACK_DEFAULT}{balanced}: {gaps})" if gaps else ""))
@@ -320,7 +324,8 @@ def _shipped_fusion(guarded: bool = False) -> Scorer:
     betas = None if weights is None else [weights[n] * share for n, part in zip(names, parts) for share in part.shares]
     return Fusion(parts, name="fusion-guarded" if guarded else "fusion", betas=betas,
                   calibrated_on=measured().get("check", {}).get("tuning", ""),
-                  guarded=[guarded and n in LEARNED_PARTS for n in names])
+                  guarded=[guarded and n in LEARNED_PARTS for n in names],
+                  probe=probe_bank.load() if guarded else None)
 
 
 def _shipped_iminet(info: dict) -> Scorer:

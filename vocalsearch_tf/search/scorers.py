@@ -78,8 +78,14 @@ class Scorer:
         takes them (float64): the score itself unless a subclass says otherwise."""
         return np.asarray(best, np.float64)
 
-    def combine(self, best: list[np.ndarray]) -> np.ndarray:
-        """Each sound's ranking score from its components' best-window scores (aligned rows)."""
+    def probe_evidence(self, queries: list[np.ndarray]) -> list[np.ndarray | None] | None:
+        """Per component, its evidence over a probe bank for the query vectors (a guarded
+        fusion's, `search.probe_bank`); None: no bank."""
+        return None
+
+    def combine(self, best: list[np.ndarray], probe: list[np.ndarray | None] | None = None) -> np.ndarray:
+        """Each sound's ranking score from its components' best-window scores (aligned rows)
+        and, for a guarded fusion, their evidence over the probe bank."""
         return self.likelihoods(best[0])
 
     def label(self) -> str:
