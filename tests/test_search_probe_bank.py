@@ -22,9 +22,9 @@ def recordings(folder, n=6):
 
 def test_a_bank_holds_each_readable_recordings_first_window_as_the_index_has_it(tmp_path):
     folder = recordings(tmp_path / "bank")
-    path = probe_bank.build(folder, names=("cqt-summary",), dest=tmp_path / "bank.npz")
-    bank = probe_bank.load(path)
     scorer = models.resolve("cqt-summary")
+    path = probe_bank.build(folder, [scorer], dest=tmp_path / "bank.npz")
+    bank = probe_bank.load(path)
     assert list(bank) == [scorer.key]
     assert sorted(np.load(path)["files"]) == [f"sound{k}.wav" for k in range(6)]  # the broken file is left out
     library = LibraryIndex(folder, tmp_path / "index")
@@ -60,3 +60,10 @@ def test_the_shipped_bank_was_made_by_the_shipped_models_and_a_search_uses_it(tm
     scores = guarded.combine(best, probe)
     assert [h.file for h in result.hits] == [engine.open_indexes(library, guarded)[0].paths[k]
                                              for k in np.argsort(-scores, kind="stable")]
+
+
+def test_the_bank_is_rebuilt_from_the_real_reference_set_and_a_missing_one_is_named(tmp_path, capsys):
+    from vocalsearch_tf.search import train_default
+
+    assert train_default.main(["--only", "probe-bank", "--real", str(tmp_path / "absent")]) == 1
+    assert f"{tmp_path / 'absent' / 'sound_recordings'} is missing" in capsys.readouterr().err

@@ -10,14 +10,12 @@ reference set's: `make real-references`) the test has the same power on any libr
 
 The bank holds vectors, not audio: each model's candidate vectors of the windows, with the
 model's fingerprint; a model whose weights changed finds no vectors of its own and the
-guard falls back to the library alone. `python -m vocalsearch_tf.search.probe_bank` rebuilds
-it (`make probe-bank`), after `make default-model` or `make cqt-summary-model`.
+guard falls back to the library alone. `make probe-bank` (`train_default --only probe-bank`)
+rebuilds it; `make cqt-summary-model` does too, and `make default-model` says when to.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
 from pathlib import Path
 
@@ -48,14 +46,13 @@ def window_vectors(recordings: Path, scorer: Scorer) -> tuple[list[str], dict[st
     return files, vectors
 
 
-def build(recordings: Path, names=BANK_MODELS, dest: Path = BANK) -> Path:
-    from vocalsearch_tf.search.models import resolve
-
+def build(recordings: Path, scorers: list[Scorer], dest: Path = BANK) -> Path:
+    """The bank of `recordings` for `scorers` (the shipped `BANK_MODELS`), written to `dest`."""
     content, files = {}, None
-    for name in names:
-        found, vectors = window_vectors(recordings, resolve(name))
+    for scorer in scorers:
+        found, vectors = window_vectors(recordings, scorer)
         if files is not None and found != files:
-            raise ValueError(f"{name}: indexed other files of {recordings} than {names[0]}")
+            raise ValueError(f"{scorer.name}: indexed other files of {recordings} than {scorers[0].name}")
         files = found
         for key, (fingerprint, rows) in vectors.items():
             content[f"{key}.vectors"], content[f"{key}.fingerprint"] = rows, np.array(fingerprint)
@@ -83,18 +80,3 @@ def vectors_for(component: Scorer, bank: dict) -> np.ndarray | None:
 def evidence(component: Scorer, query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """A component's evidence over the bank for one query vector (one window per recording)."""
     return component.evidence(component.window_scores(query, vectors))
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.search.probe_bank", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recordings", default="data/real_references/sound_recordings",
-                        help="the real recordings (`make real-references`)")
-    parser.add_argument("--out", default=str(BANK))
-    args = parser.parse_args(argv)
-    path = build(Path(args.recordings), dest=Path(args.out))
-    print(f"{path}: {len(np.load(path)['files'])} recordings, {path.stat().st_size / 1e6:.2f} MB")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,6 +5,7 @@
         [--pitch-scale 0.5] [--only iminet|imisound]
     python -m vocalsearch_tf.search.train_default --only iminet --seeds 5 --out candidate.keras
     python -m vocalsearch_tf.search.train_default --only cqt-summary --real data/real_references
+    python -m vocalsearch_tf.search.train_default --only probe-bank --real data/real_references
 
 Which of them `default` stands for is measured, not decided here (`search/choose_default.py`).
 
@@ -38,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vocalsearch_tf.search.models import CQT_SUMMARY_FILE, DEFAULT_MODEL_DIR, IMINET_CARD, IMISOUND_FILE
+from vocalsearch_tf.search import probe_bank
+from vocalsearch_tf.search.models import CQT_SUMMARY_FILE, DEFAULT_MODEL_DIR, IMINET_CARD, IMISOUND_FILE, resolve
 from vocalsearch_tf.search.scorers import save_cqt_summary
 
 SHIPPED_SEEDS = (1, 3, 4, 5)
@@ -297,8 +299,9 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="quick", choices=["ci", "quick", "paper"], help="IMINET's data")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SHIPPED_SEEDS),
                         help="IMINET's data and training, one model each (default: %(default)s)")
-    parser.add_argument("--only", choices=["iminet", "imisound", "cqt-summary"], default=None,
-                        help="one model; cqt-summary (real recordings: `make real-references`) only this way")
+    parser.add_argument("--only", choices=["iminet", "imisound", "cqt-summary", "probe-bank"], default=None,
+                        help="one model; cqt-summary and fusion-guarded's probe bank (real recordings: "
+                        "`make real-references`) only this way")
     parser.add_argument("--real", default=None, help="a real-reference set to train on as well "
                         "(`python -m vocalsearch_tf.datasets.real_references`; a candidate, with --out)")
     parser.add_argument("--real-role", choices=["train", "val"], default="train",
@@ -309,7 +312,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-epochs", type=int, default=None, help="IMINET's epoch limit (default: the profile's)")
     parser.add_argument("--out", default=None, help="a candidate: one seed's IMINET written here, nothing shipped")
     args = parser.parse_args(argv)
-    candidate_options = (args.real and args.only != "cqt-summary") or args.time_pooled
+    candidate_options = (args.real and args.only not in ("cqt-summary", "probe-bank")) or args.time_pooled
     if args.out is None and candidate_options:
         parser.error("--real and --time-pooled train candidates: give --out")
     if args.out is not None and len(args.seeds) != 1:
@@ -339,6 +342,16 @@ def main(argv=None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 1
         print(f"wrote {path}")
+    if args.only == "probe-bank":
+        recordings = Path(args.real or "data/real_references") / "sound_recordings"
+        if not recordings.is_dir():
+            print(f"error: {recordings} is missing: `make real-references` writes it", file=sys.stderr)
+            return 1
+        path = probe_bank.build(recordings, [resolve(name) for name in probe_bank.BANK_MODELS])
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    elif args.only in (None, "iminet") and args.out is None:
+        print("fusion-guarded's probe bank holds the previous weights' vectors: its guard tests the library "
+              "alone until `make probe-bank`", file=sys.stderr)
     return 0
 
 
