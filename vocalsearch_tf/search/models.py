@@ -92,7 +92,8 @@ def card(name: str) -> dict:
         "fusion": {"description": "iminet x imisound x cqt-summary, calibrated fusion",
                    "trained_on": "embedded synthetic data and statistics of real recordings"},
         "fusion-guarded": {"description": "fusion whose iminet counts per query only as far as its ranking agrees "
-                                          "with imisound x cqt-summary's (for imitations unlike the check's)",
+                                          "with cqt-summary's over the library and a bank of real recordings "
+                                          "(for imitations unlike the check's)",
                            "trained_on": "embedded synthetic data and statistics of real recordings"},
     }
     if name == "iminet" and IMINET_CARD.is_file():
