@@ -34,7 +34,7 @@ TINYSOUNDFONT := tinysoundfont==0.3.7
 # Numba code for the host CPU segfaults on some (Zen 5); see vocalsearch_tf/__init__.py
 export NUMBA_CPU_NAME ?= generic
 
-.PHONY: setup reproduce test unit-test notebook-test paper-smoke-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references cqt-summary-model probe-bank
+.PHONY: setup reproduce test unit-test notebook-test paper-smoke-test notebooks-and-smoke-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references cqt-summary-model probe-bank
 
 setup: $(VENV)/.installed
 
@@ -92,10 +92,16 @@ app: $(VENV)/.installed-app
 default-model: setup
 	$(PY) -m vocalsearch_tf.search.train_default --data-dir "$(DATA_DIR)"
 
-test: unit-test notebook-test paper-smoke-test
+# The unit suite on two workers, a test file each; then the notebook test and the smoke test
+# side by side (each runs two notebooks at a time, and each leaves cores idle alone).
+test: unit-test notebooks-and-smoke-test
 
+XDIST := -n 2 --dist loadfile
 unit-test: $(VENV)/.installed-test
-	$(PY) -m pytest tests -m "not reproduce and not paper_smoke"
+	$(PY) -m pytest tests -m "not reproduce and not paper_smoke" $(XDIST)
+
+notebooks-and-smoke-test: $(VENV)/.installed-test
+	$(PY) -m pytest tests/test_reproduce.py tests/test_paper_smoke.py -m "reproduce or paper_smoke" $(XDIST)
 
 # A fresh clone of the committed repository runs `make reproduce PROFILE=ci` three times
 # under papermill: every notebook end to end (checked against reference/ci), then the executed
