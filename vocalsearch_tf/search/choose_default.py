@@ -107,14 +107,11 @@ def fused_evidence(matrices: dict[str, np.ndarray], parts: list[str], weights, g
     sounds and the probe bank (`probe`: name -> (imitations, bank) evidence), as `models`
     builds `fusion-guarded`."""
     used = [(name, w) for name, w in zip(parts, weights) if w > 0]
-    learned = [w * matrices[name] for name, w in used if name in LEARNED_PARTS]
-    others = [w * matrices[name] for name, w in used if name not in LEARNED_PARTS]
-    if not guarded or not learned or not others:
+    flags = [name in LEARNED_PARTS for name, _ in used]
+    if not guarded or all(flags) or not any(flags):
         return sum(w * matrices[name] for name, w in zip(parts, weights))
-    on = fusion.probe_agreement_on([w * matrices[name] for name, w in used],
-                                   [w * probe[name] if (probe or {}).get(name) is not None else None for name, w in used],
-                                   [name in LEARNED_PARTS for name, _ in used])
-    return fusion.guarded_logits(sum(learned), sum(others), agreement_on=on)
+    bank = [w * probe[name] if (probe or {}).get(name) is not None else None for name, w in used]
+    return fusion.guarded_fusion_logits([w * matrices[name] for name, w in used], flags, bank)
 
 
 def fused_scores(matrices: dict[str, np.ndarray], parts: list[str], weights, guarded: bool = False,

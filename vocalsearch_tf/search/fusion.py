@@ -166,6 +166,17 @@ def probe_agreement_on(library: Sequence[np.ndarray], probe: Sequence[np.ndarray
     return side(learned), side(others)
 
 
+def guarded_fusion_logits(weighted: Sequence[np.ndarray], guarded: Sequence[bool],
+                          weighted_probe: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+    """A guarded fusion's logits from its parts' weighted evidence over the library (and over
+    the probe bank, where given): the unguarded parts plus the guarded ones, gated by their
+    agreement (`guarded_logits`, `probe_agreement_on`)."""
+    learned = sum(w for w, flag in zip(weighted, guarded) if flag)
+    reference = sum(w for w, flag in zip(weighted, guarded) if not flag)
+    on = None if weighted_probe is None else probe_agreement_on(weighted, weighted_probe, guarded)
+    return guarded_logits(learned, reference, agreement_on=on)
+
+
 class Fusion(Scorer):
     """Several models searched as one: calibrated (each part's beta fitted on validation
     imitations, `betas` or the parts' own `inverse_temperature`) or, failing that, the
@@ -226,11 +237,8 @@ class Fusion(Scorer):
             if not any(self.guarded) or all(self.guarded):
                 return calibrated_posterior(evidence, self.betas)
             weighted = [beta * np.asarray(e, np.float64) for beta, e in zip(self.betas, evidence)]
-            learned = sum(w for w, flag in zip(weighted, self.guarded) if flag)
-            reference = sum(w for w, flag in zip(weighted, self.guarded) if not flag)
-            on = None if probe is None else probe_agreement_on(
-                weighted, [None if p is None else beta * p for beta, p in zip(self.betas, probe)], self.guarded)
-            return np.exp(log_softmax(guarded_logits(learned, reference, agreement_on=on)))
+            on_bank = None if probe is None else [None if p is None else beta * p for beta, p in zip(self.betas, probe)]
+            return np.exp(log_softmax(guarded_fusion_logits(weighted, self.guarded, on_bank)))
         return np.prod([c.likelihoods(b) ** share for c, b, share in zip(self._parts, best, self.shares)], axis=0)
 
 
