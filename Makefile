@@ -33,6 +33,8 @@ TORCH := torch==2.13.0
 TINYSOUNDFONT := tinysoundfont==0.3.7
 # Numba code for the host CPU segfaults on some (Zen 5); see vocalsearch_tf/__init__.py
 export NUMBA_CPU_NAME ?= generic
+# TensorFlow's oneDNN kernels, which it turns on by itself only with AVX-512 (see vocalsearch_tf/__init__.py)
+export TF_ENABLE_ONEDNN_OPTS ?= 1
 
 .PHONY: setup reproduce test unit-test notebook-test paper-smoke-test notebooks-and-smoke-test nbval bench synthetic download clean lab reference check-reference app default-model fetch-soundfont fetch-packages transfer-check measure-search real-references cqt-summary-model probe-bank
 
@@ -120,7 +122,7 @@ nbval: $(VENV)/.installed-test
 	$(PY) -m pytest --nbval-lax -p no:cacheprovider -o addopts= results/$(PROFILE)/$(DATASET)/seed$(SEED)/notebooks
 
 bench: $(VENV)/.installed-test
-	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py benchmarks/presence_retrieval.py benchmarks/augmentation.py benchmarks/ann.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py benchmarks/presence_retrieval.py benchmarks/augmentation.py benchmarks/onednn.py benchmarks/ann.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 # The embedded data alone (the notebooks also make it on first use).
 synthetic: setup

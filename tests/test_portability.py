@@ -19,3 +19,18 @@ def test_librosa_pitch_tracking_runs_once_the_package_is_imported():
     cpu, f0 = run.stdout.split()
     assert cpu == "generic"
     assert abs(float(f0) - 220) < 2
+
+
+def test_tensorflow_runs_its_onednn_kernels_once_the_package_is_imported_first():
+    """TensorFlow turns oneDNN on by itself only on CPUs with AVX-512; without it IMINET's training
+    step ran 2.7x slower on an AVX2 CPU (benchmarks/onednn.py). Importing the package first turns
+    it on, in a process whose environment does not set it; a user's own value wins."""
+    code = ("import os, vocalsearch_tf, tensorflow\n"
+            "from tensorflow.python.util import _pywrap_util_port\n"
+            "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], _pywrap_util_port.IsMklEnabled())\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    for given, expected in ((None, "1 True"), ("0", "0 False")):
+        run = subprocess.run([sys.executable, "-c", code], env={**env, **({"TF_ENABLE_ONEDNN_OPTS": given} if given else {})},
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+        assert run.stdout.split()[-2:] == expected.split()

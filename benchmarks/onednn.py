@@ -1,0 +1,82 @@
+"""TensorFlow's oneDNN kernels on against off, for the training step every notebook repeats.
+
+TensorFlow turns oneDNN on by itself only on CPUs with AVX-512 extensions; the package turns it
+on everywhere (`vocalsearch_tf/__init__.py`, the Makefile). One batch of 128 tied-IMINET pairs
+(log-CQT, 72 x 129): the time of one training step (forward, backward, Adam update), median of
+several repetitions, in two fresh processes of the same run, TF_ENABLE_ONEDNN_OPTS=0 and =1 (the
+variable is read once, when TensorFlow loads). Writes results/benchmarks/onednn.json with the
+ratio and the target stated as a ratio:
+  on / off <= 1.0 (on must never be the slower; on an AVX-512 CPU both are the default kernels).
+Measured on a 2-core AMD EPYC with AVX2 and no AVX-512 (2026-12-07): 0.41 s off, 0.15 s on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "onednn.json"
+TARGET = 1.0  # on / off
+STEP = """
+import json, sys
+import numpy as np
+from tensorflow.python.util import _pywrap_util_port
+from timing import median_seconds
+from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
+import keras
+batch, repetitions = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(0)
+imitations, recordings = (rng.normal(-8, 3, (batch, *INPUT_SHAPE)).astype(np.float32) for _ in range(2))
+labels = rng.integers(0, 2, (batch, 1)).astype(np.float32)
+model = build_iminet("tied")
+model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+seconds = median_seconds(lambda: model.train_on_batch([imitations, recordings], labels), repetitions)
+print(json.dumps({"onednn": _pywrap_util_port.IsMklEnabled(), "seconds": seconds}))
+"""
+
+
+def cpu_extensions() -> list[str]:
+    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("flags")), []) if Path("/proc/cpuinfo").exists() else []
+    return sorted(f for f in flags if f.startswith("avx"))
+
+
+def training_step(onednn: bool, batch: int, repetitions: int) -> dict:
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1" if onednn else "0", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(Path(__file__).resolve().parents[1])])}
+    done = subprocess.run([sys.executable, "-c", STEP, str(batch), str(repetitions)], env=env,
+                          capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"the training step with oneDNN {'on' if onednn else 'off'} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(batch: int = 128, repetitions: int = 7, out: Path = OUT) -> dict:
+    off, on = (training_step(onednn, batch, repetitions) for onednn in (False, True))
+    if off["onednn"] or not on["onednn"]:
+        raise RuntimeError(f"TF_ENABLE_ONEDNN_OPTS was not honoured: off {off}, on {on}")
+    ratio = on["seconds"] / off["seconds"]
+    result = {
+        "what": f"one tied-IMINET training step on {batch} pairs, median of {repetitions}, "
+                "TensorFlow's oneDNN kernels off and on",
+        "machine": {"cpu_extensions": cpu_extensions(), "cores": len(os.sched_getaffinity(0))},
+        "seconds": {"oneDNN off": off["seconds"], "oneDNN on": on["seconds"]},
+        "on_per_off": ratio,
+        "targets": {"on_per_off": f"<= {TARGET}"},
+        "met": {"on_per_off": ratio <= TARGET},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repetitions", type=int, default=7)
+    args = parser.parse_args()
+    print(json.dumps(main(args.batch, args.repetitions), indent=2))
