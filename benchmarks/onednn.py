@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from vocalsearch_tf.training.runs import cpu_extensions
+
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "onednn.json"
 TARGET = 1.0  # on / off
 STEP = """
@@ -37,12 +39,6 @@ model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
 seconds = median_seconds(lambda: model.train_on_batch([imitations, recordings], labels), repetitions)
 print(json.dumps({"onednn": _pywrap_util_port.IsMklEnabled(), "seconds": seconds}))
 """
-
-
-def cpu_extensions() -> list[str]:
-    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("flags")), []) if Path("/proc/cpuinfo").exists() else []
-    return sorted(f for f in flags if f.startswith("avx"))
 
 
 def training_step(onednn: bool, batch: int, repetitions: int) -> dict:

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
+import tensorflow as tf
 
 from vocalsearch_tf.config import IMINET_CQT
 from vocalsearch_tf.signal import spectra
@@ -118,3 +119,19 @@ def test_spectrogram_cache_is_not_read_stale_after_regeneration_at_the_same_size
     assert not np.allclose(first, second)
     np.testing.assert_allclose(second, spectra.spectrograms([path], layer, None), rtol=1e-6)
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 2
+
+
+def test_a_finished_run_records_the_machine_it_ran_on_outside_its_fingerprint(tmp_path):
+    """Seconds differ 3x between CPUs (oneDNN, AVX-512): each record says what ran it, and a
+    record from another machine with the same settings is still reused."""
+    first = runs.run_many(tmp_path, 1, counting_run(tmp_path, []), 0, {"a": 1})[0]
+    machine = first["machine"]
+    assert {"tensorflow", "keras", "numpy", "onednn", "cpu_extensions", "cores"} <= set(machine)
+    assert machine["tensorflow"] == tf.__version__ and machine["cores"] >= 1
+    record = json.loads((tmp_path / "run_00.json").read_text())
+    assert record["machine"] == json.loads(json.dumps(machine))
+    record["machine"] = {**machine, "cpu_extensions": ["avx512f"], "onednn": not machine["onednn"]}
+    (tmp_path / "run_00.json").write_text(json.dumps(record))
+    calls = []
+    assert runs.run_many(tmp_path, 1, counting_run(tmp_path, calls), 0, {"a": 1})[0]["machine"]["cpu_extensions"] == ["avx512f"]
+    assert calls == []

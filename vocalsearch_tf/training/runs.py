@@ -176,6 +176,7 @@ def run_many(out_dir: str | Path, n_runs: int, run: Callable[[int, int], dict], 
         start = time.perf_counter()
         result = {"run": index, "seed": seed, **run(index, seed), "fingerprint": fingerprint}
         result["seconds"] = round(time.perf_counter() - start, 2)
+        result["machine"] = machine()
         tmp = path.with_name(path.name + ".part")
         tmp.write_text(json.dumps(result, indent=2, default=_jsonable) + "\n")
         os.replace(tmp, path)
@@ -184,6 +185,26 @@ def run_many(out_dir: str | Path, n_runs: int, run: Callable[[int, int], dict], 
         bar.update(1)
     bar.close()
     return results
+
+
+@functools.cache
+def machine() -> dict:
+    """What a run's seconds depend on, beside its settings (not part of the fingerprint: the
+    same settings on another machine mean the same run): the libraries, TensorFlow's oneDNN
+    kernels, the CPU's vector extensions and the cores."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+            "onednn": bool(_pywrap_util_port.IsMklEnabled()), "cpu_extensions": cpu_extensions(),
+            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
+
+
+def cpu_extensions() -> list[str]:
+    """The CPU's AVX extensions (Linux), on which TensorFlow's speed depends most."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines()
+                  if line.startswith("flags")), []) if cpuinfo.exists() else []
+    return sorted(f for f in flags if f.startswith("avx"))
 
 
 def stale_reason(record: dict | None, fingerprint: dict, artifacts: list[Path]) -> str | None:
