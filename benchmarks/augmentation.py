@@ -19,6 +19,7 @@ import os
 import platform
 from pathlib import Path
 
+import vocalsearch_tf  # noqa: F401  (first: it turns TensorFlow's oneDNN kernels on before TensorFlow loads)
 import keras
 import numpy as np
 import tensorflow as tf

@@ -13,6 +13,7 @@ import json
 import platform
 from pathlib import Path
 
+import vocalsearch_tf  # noqa: F401  (first: it turns TensorFlow's oneDNN kernels on before TensorFlow loads)
 import librosa
 import numpy as np
 import tensorflow as tf

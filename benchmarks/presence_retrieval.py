@@ -32,6 +32,7 @@ import json
 import os
 from pathlib import Path
 
+import vocalsearch_tf  # noqa: F401  (first: it turns TensorFlow's oneDNN kernels on before TensorFlow loads)
 import keras
 import numpy as np
 from timing import median_seconds

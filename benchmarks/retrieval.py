@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+import vocalsearch_tf  # noqa: F401  (first: it turns TensorFlow's oneDNN kernels on before TensorFlow loads)
 import keras
 import numpy as np
 from timing import median_seconds

@@ -41,6 +41,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import vocalsearch_tf  # noqa: E402,F401  (before TensorFlow: it turns the oneDNN kernels on)
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import tensorflow as tf  # noqa: E402
