@@ -238,3 +238,27 @@ def test_time_pooled_towers_keep_the_maximum_over_the_towers_time_positions():
     tower = keras.Model(plain.inputs[0], plain.get_layer("imitation_features").output)
     unpooled = tower.predict(x, verbose=0).reshape(2, 12, 3, 6)  # frequency, time, channels
     np.testing.assert_allclose(features.predict(x, verbose=0), unpooled.max(axis=2).reshape(2, -1), rtol=1e-5, atol=1e-6)
+
+
+def test_level_invariant_towers_ignore_a_gain_and_survive_saving(tmp_path):
+    """A gain is a constant added to a log-CQT clip; with `level_invariant` the model's
+    output does not move with it (each side its own gain), and the `.keras` file keeps that."""
+    import keras
+    import numpy as np
+
+    from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
+
+    keras.utils.set_random_seed(0)
+    model = build_iminet("tied", keras.layers.Normalization(axis=None, mean=-5.0, variance=4.0), level_invariant=True)
+    rng = np.random.default_rng(0)
+    imitations, recordings = (rng.normal(-5, 2, (4, *INPUT_SHAPE)).astype("float32") for _ in range(2))
+    before = model.predict([imitations, recordings], verbose=0)
+    after = model.predict([imitations + 3.0, recordings - 2.0], verbose=0)
+    np.testing.assert_allclose(after, before, atol=1e-5)
+    plain = build_iminet("tied", keras.layers.Normalization(axis=None, mean=-5.0, variance=4.0))
+    plain.set_weights(model.get_weights())  # same weights, no level removal: the gain counts
+    assert np.abs(plain.predict([imitations + 3.0, recordings], verbose=0)
+                  - plain.predict([imitations, recordings], verbose=0)).max() > 1e-3
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(restored.predict([imitations + 3.0, recordings - 2.0], verbose=0), before, atol=1e-5)

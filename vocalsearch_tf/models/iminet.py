@@ -59,8 +59,14 @@ def _run(layers, x, name: str, time_pooled: bool = False):
     return keras.layers.Flatten(name=f"{name}_features")(x)
 
 
+def _level_free(x, name: str):
+    """Each clip less its loudest cell: a gain, a constant added on the log scale, leaves it unchanged."""
+    peak = keras.layers.GlobalMaxPooling2D(keepdims=True, name=f"{name}_peak")(x)
+    return keras.layers.Subtract(name=f"{name}_level_free")([x, peak])
+
+
 def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalization | None = None,
-                 time_pooled: bool = False) -> keras.Model:
+                 time_pooled: bool = False, level_invariant: bool = False) -> keras.Model:
     """IMINET on CQT spectrograms: inputs `imitation`, `recording` of shape (72, 129, 1);
     output the probability that the pair matches.
 
@@ -71,14 +77,20 @@ def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalizatio
 
     `time_pooled` (not the paper's; issue 23's invariance candidate) keeps each tower's
     maximum over time, 12 x 6 = 72 values instead of 216, before FC1.
+    `level_invariant` (not the paper's; issue 23's candidate too) subtracts each standardised
+    clip's maximum before the towers, so a clip's recording level cannot count.
     """
     normalization = normalization or keras.layers.Normalization(axis=None, mean=0.0, variance=1.0, name="standardise")
     imitation_layers, recording_layers = towers(sharing)
     imitation = keras.Input(INPUT_SHAPE, name="imitation")
     recording = keras.Input(INPUT_SHAPE, name="recording")
+    inputs = {"imitation": normalization(imitation), "recording": normalization(recording)}
+    if level_invariant:
+        inputs = {side: _level_free(x, side) for side, x in inputs.items()}
     pair = keras.layers.Concatenate(name="concat")([
-        _run(imitation_layers, normalization(imitation), "imitation", time_pooled),
-        _run(recording_layers, normalization(recording), "recording", time_pooled),
+        _run(imitation_layers, inputs["imitation"], "imitation", time_pooled),
+        _run(recording_layers, inputs["recording"], "recording", time_pooled),
     ])
     return keras.Model([imitation, recording], apply_head(pair, HEAD),
-                       name=f"iminet_{sharing}" + ("_time_pooled" if time_pooled else ""))
+                       name=f"iminet_{sharing}" + ("_time_pooled" if time_pooled else "")
+                       + ("_level_invariant" if level_invariant else ""))

@@ -138,7 +138,8 @@ def check_learnt(val_loss: float, seed: int, margin: float = 0.01) -> None:
 
 def train(data_dir: Path, out: Path, profile: str = "quick", seed: int = 1,
           real: Path | None = None, real_role: str = "train", time_pooled: bool = False,
-          pitch_scale: float = SHIPPED_PITCH_SCALE, max_epochs: int | None = None) -> dict:
+          pitch_scale: float = SHIPPED_PITCH_SCALE, max_epochs: int | None = None,
+          level_invariant: bool = False) -> dict:
     """One IMINET (tied) written to `out`, its card beside it. `max_epochs`: the profile's
     unless given (early stopping ends most runs before it)."""
     import keras
@@ -175,7 +176,8 @@ def train(data_dir: Path, out: Path, profile: str = "quick", seed: int = 1,
 
     def build():
         return build_iminet("tied", keras.layers.Normalization(axis=None, mean=mean, variance=variance,
-                                                               name="standardise"), time_pooled=time_pooled)
+                                                               name="standardise"), time_pooled=time_pooled,
+                            level_invariant=level_invariant)
 
     model, history = recipes.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
                                              max_epochs or get_profile(profile).max_epochs, progress="default model")
@@ -186,7 +188,8 @@ def train(data_dir: Path, out: Path, profile: str = "quick", seed: int = 1,
     out.parent.mkdir(parents=True, exist_ok=True)
     shipped.save(out)
     card = {
-        "description": "IMINET (tied" + (", time-pooled" if time_pooled else "") + "), shipped",
+        "description": "IMINET (tied" + (", time-pooled" if time_pooled else "")
+                       + (", level-invariant" if level_invariant else "") + "), shipped",
         "trained_on": f"embedded synthetic data (VocalSketch-shaped, generator version {GENERATOR_VERSION}, "
                       f"profile {profile}, seed {seed})" + (
                           f" and real references ({real}, imitated by the embedded voice; their role: "
@@ -307,14 +310,17 @@ def main(argv=None) -> int:
     parser.add_argument("--real-role", choices=["train", "val"], default="train",
                         help="train on the real references, or stop early on them alone")
     parser.add_argument("--time-pooled", action="store_true", help="the towers' maximum over time (a candidate)")
+    parser.add_argument("--level-invariant", action="store_true",
+                        help="each clip less its loudest cell before the towers (a candidate)")
     parser.add_argument("--pitch-scale", type=float, default=SHIPPED_PITCH_SCALE, metavar="P",
                         help="squeeze the bins of a fraction P of the training clips (default: %(default)s)")
     parser.add_argument("--max-epochs", type=int, default=None, help="IMINET's epoch limit (default: the profile's)")
     parser.add_argument("--out", default=None, help="a candidate: one seed's IMINET written here, nothing shipped")
     args = parser.parse_args(argv)
-    candidate_options = (args.real and args.only not in ("cqt-summary", "probe-bank")) or args.time_pooled
+    candidate_options = ((args.real and args.only not in ("cqt-summary", "probe-bank")) or args.time_pooled
+                         or args.level_invariant)
     if args.out is None and candidate_options:
-        parser.error("--real and --time-pooled train candidates: give --out")
+        parser.error("--real, --time-pooled and --level-invariant train candidates: give --out")
     if args.out is not None and len(args.seeds) != 1:
         parser.error("--out trains one candidate: give one seed")
     if args.only in (None, "iminet"):
@@ -326,7 +332,7 @@ def main(argv=None) -> int:
                 out = Path(args.out)
                 card = train(Path(args.data_dir), out, args.profile, args.seeds[0],
                              Path(args.real) if args.real else None, args.real_role, args.time_pooled,
-                             args.pitch_scale, args.max_epochs)
+                             args.pitch_scale, args.max_epochs, args.level_invariant)
                 print(json.dumps(card, indent=2))
                 print(f"wrote {out} ({card['file_bytes'] / 1e6:.2f} MB) and {out.with_suffix('.json')}")
         except NotLearntError as error:
