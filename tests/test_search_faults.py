@@ -263,7 +263,7 @@ def test_index_runs_killed_at_random_points_lose_nothing_finished(tmp_path, imin
     for file in rng.choice(620, size=40, replace=False):
         clip = read_windows(library / index.paths[file], np.zeros(1), {RATE: iminet.recording_samples})[RATE]
         np.testing.assert_allclose(index.vectors[index.window_range(file)], iminet.candidate_vectors(clip),
-                                   rtol=1e-4, atol=1e-5, err_msg=index.paths[file])
+                                   rtol=1e-4, atol=1e-4, err_msg=index.paths[file])  # oneDNN: batch-dependent rounding
     print(f"\nkilled after {shown_done} files shown done; the last run took {report.resumed} from their "
           f"journals and computed {len(computed)}")
 

@@ -89,7 +89,8 @@ def test_index_then_reindex_after_adding_changing_and_deleting(library, tmp_path
     assert index.window_start[index.window_range(2)].tolist() == [0.0, 2.0, 4.0, 5.0]
     np.testing.assert_allclose(index.durations, [1.5, 2.0, 9.0, 3.0, 2.0], atol=0.05)
     clip = audio.load_clip(library / "tone.wav", IMINET_CQT.sample_rate, IMINET_CQT.clip_samples)
-    np.testing.assert_allclose(index.vectors[7], iminet.candidate_vectors(clip[None])[0], rtol=1e-4, atol=1e-5)
+    # oneDNN's float32 kernels round a batch of windows differently from one (2.3e-5 seen)
+    np.testing.assert_allclose(index.vectors[7], iminet.candidate_vectors(clip[None])[0], rtol=1e-4, atol=1e-4)
     before = {p: np.array(index.vectors[index.window_range(i)]) for i, p in enumerate(index.paths)}
 
     sf.write(library / "birds" / "owl.wav", sound(2.5, 16_000, 350, noise=0.1, seed=3), 16_000)
