@@ -117,9 +117,9 @@ paper-smoke-test: $(VENV)/.installed-test
 	$(PY) -m pytest tests/test_paper_smoke.py -m paper_smoke
 
 # After `make reproduce`: its executed notebooks again under nbval (cells that raise fail;
-# finished runs are reused, so this is quick).
+# finished runs are reused, so this is quick), a notebook per worker.
 nbval: $(VENV)/.installed-test
-	$(PY) -m pytest --nbval-lax -p no:cacheprovider -o addopts= results/$(PROFILE)/$(DATASET)/seed$(SEED)/notebooks
+	$(PY) -m pytest --nbval-lax -p no:cacheprovider -o addopts= $(XDIST) results/$(PROFILE)/$(DATASET)/seed$(SEED)/notebooks
 
 bench: $(VENV)/.installed-test
 	@for script in benchmarks/frontends.py benchmarks/retrieval.py benchmarks/search.py benchmarks/presence_retrieval.py benchmarks/augmentation.py benchmarks/onednn.py benchmarks/ann.py; do echo "== $$script"; $(PY) $$script || exit 1; done
