@@ -20,13 +20,10 @@ import platform
 from pathlib import Path
 
 import vocalsearch_tf  # noqa: F401  (first: it turns TensorFlow's oneDNN kernels on before TensorFlow loads)
-import keras
-import numpy as np
 import tensorflow as tf
-from timing import median_seconds
+from timing import iminet_training_step, median_seconds
 
 from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, AugmentationParams
-from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
 from vocalsearch_tf.signal import augment
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "benchmarks" / "augmentation.json"
@@ -34,13 +31,8 @@ TARGET = 1.5  # all operations / light
 
 
 def main(batch: int = 128, repetitions: int = 7, out: Path = OUT) -> dict:
-    rng = np.random.default_rng(0)
-    imitations, recordings = (tf.constant(rng.normal(-8, 3, (batch, *INPUT_SHAPE)).astype(np.float32)) for _ in range(2))
-    labels = tf.constant(rng.integers(0, 2, (batch, 1)).astype(np.float32))
-
-    model = build_iminet("tied")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    step = lambda: model.train_on_batch([imitations, recordings], labels)
+    step, pairs = iminet_training_step(batch)
+    imitations, recordings = map(tf.constant, pairs)
     timings = {"training step": median_seconds(step, repetitions)}
     for name, params in {"light": EMBEDDED_AUGMENTATION, "all operations": AugmentationParams()}.items():
         both_sides = tf.function(lambda seed, params=params: (

@@ -23,7 +23,7 @@ def test_librosa_pitch_tracking_runs_once_the_package_is_imported():
 
 def test_tensorflow_runs_its_onednn_kernels_once_the_package_is_imported_first():
     """TensorFlow turns oneDNN on by itself only on CPUs with AVX-512; without it IMINET's training
-    step ran 2.7x slower on an AVX2 CPU (benchmarks/onednn.py). Importing the package first turns
+    step ran 3.4x slower on an AVX2 CPU (benchmarks/onednn.py). Importing the package first turns
     it on, in a process whose environment does not set it; a user's own value wins."""
     code = ("import os, vocalsearch_tf, tensorflow\n"
             "from tensorflow.python.util import _pywrap_util_port\n"

@@ -8,8 +8,8 @@ import os
 os.environ.setdefault("NUMBA_CPU_NAME", "generic")
 
 # TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 extensions; on an
-# AVX2 CPU (AMD EPYC, measured 2026-12-07) IMINET's training step is then 2.7x slower (0.41 s
-# against 0.15 s a batch; benchmarks/onednn.py). On, every x86-64 CPU runs the same kernels.
+# AVX2 CPU (AMD EPYC, measured 2026-12-07) IMINET's training step is then 3.4x slower (0.41 s
+# against 0.12 s a batch; benchmarks/onednn.py). On, every x86-64 CPU runs the same kernels.
 # Read once, when TensorFlow loads: import this package first, or use the Makefile, which exports it.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
