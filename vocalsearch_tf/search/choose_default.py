@@ -82,6 +82,44 @@ def score_matrices(check: check_module.CheckSet, spec: str, index_root: Path,
     return np.stack(rows), (np.stack(probe_rows) if probe_rows else None)
 
 
+def baseline_matrix(check: check_module.CheckSet) -> np.ndarray:
+    """The CQT-summary baseline's (imitations, sounds) scores, block by block: it standardises
+    over the sounds an imitation ranks (its category in its part), so each block is scored
+    as `part_scores` asks for it; imitations and sounds that never meet are NaN."""
+    score = check_module.baseline_scores(check)
+    sounds, imitations = check.sounds, check.imitations
+    matrix = np.full((len(imitations), len(sounds)), np.nan)
+    for part in check.parts:
+        for category in sounds.category.unique():
+            s = sounds.index[(sounds.part == part) & (sounds.category == category)].to_numpy()
+            q = imitations.index[(imitations.part == part) & (imitations.category == category)].to_numpy()
+            if len(s) and len(q):
+                matrix[np.ix_(q, s)] = score(s, q)
+    return matrix
+
+
+def save_scores(path: Path, check: check_module.CheckSet, matrices: dict, probe: dict, baseline: np.ndarray) -> None:
+    """The score matrices of a check, with the files they score (rows: imitations, columns: sounds)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, sounds=np.array([Path(p).name for p in check.sounds.path]),
+                        imitations=np.array([Path(p).name for p in check.imitations.path]), baseline=baseline,
+                        **{f"scores/{name}": m for name, m in matrices.items()},
+                        **{f"probe/{name}": m for name, m in probe.items() if m is not None})
+
+
+def load_scores(path: Path, check: check_module.CheckSet) -> tuple[dict, dict, np.ndarray]:
+    """`save_scores`' matrices, probe evidence and baseline, refused unless they score this
+    check's sounds and imitations in its order."""
+    with np.load(path) as saved:
+        for key, table in (("sounds", check.sounds), ("imitations", check.imitations)):
+            if list(saved[key]) != [Path(p).name for p in table.path]:
+                raise ValueError(f"{path}: its {key} are not those of {check.root}, in that order; "
+                                 f"score the check again (`choose_default --save-scores`)")
+        matrices = {k.split("/", 1)[1]: saved[k] for k in saved.files if k.startswith("scores/")}
+        probe = {k.split("/", 1)[1]: saved[k] for k in saved.files if k.startswith("probe/")}
+        return matrices, probe, saved["baseline"]
+
+
 def _rows(cells) -> tuple[list[np.ndarray], list[int], list]:
     """Evidence rows, targets and imitation ids of the imitations in `cells` (part -> code ->
     CategoryScores)."""
@@ -371,13 +409,19 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default="data/transfer_check", help="the check set (`make transfer-check`)")
     parser.add_argument("--out", default=str(MEASURED), help="measured.json to write")
     parser.add_argument("--report", default=None, help="where to write the full result (JSON and markdown)")
+    parser.add_argument("--save-scores", default=None,
+                        help="an .npz to keep the score matrices in, for analyses that need no rescoring "
+                             "(`search.held_out_process`)")
     args = parser.parse_args(argv)
     check = check_module.load_check(args.data)
     bank = probe_bank.load()
     with tempfile.TemporaryDirectory(prefix="vocalsearch-choose-default-") as index_root:
         both = {name: score_matrices(check, name, Path(index_root), bank) for name in COMPONENTS}
-    result, content = measure(check, {name: m for name, (m, _) in both.items()},
-                              probe={name: p for name, (_, p) in both.items()})
+    matrices, probe = {name: m for name, (m, _) in both.items()}, {name: p for name, (_, p) in both.items()}
+    baseline = baseline_matrix(check)
+    if args.save_scores:
+        save_scores(Path(args.save_scores), check, matrices, probe, baseline)
+    result, content = measure(check, matrices, baseline, probe)
     result["what"] = (f"the search models (`vocalsearch models`) through the application's path on "
                       f"{content['check']['what']}, {content['check']['date']}; default chosen on the tuning "
                       f"part: {content['default']}")
