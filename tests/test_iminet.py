@@ -262,3 +262,29 @@ def test_level_invariant_towers_ignore_a_gain_and_survive_saving(tmp_path):
     model.save(tmp_path / "m.keras")
     restored = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(restored.predict([imitations + 3.0, recordings - 2.0], verbose=0), before, atol=1e-5)
+
+
+def test_the_summary_branch_adds_each_bins_mean_and_variance_over_time_and_survives_saving(tmp_path):
+    """`summary`: the tower's 216 values, then the standardised clip's 72 per-bin means and
+    72 per-bin variances over time; the search's tower split and a `.keras` file keep them."""
+    import keras
+    import numpy as np
+
+    from vocalsearch_tf.evaluation.retrieval import towers
+    from vocalsearch_tf.models.iminet import INPUT_SHAPE, build_iminet
+
+    keras.utils.set_random_seed(0)
+    model = build_iminet("tied", keras.layers.Normalization(axis=None, mean=-5.0, variance=4.0), summary=True)
+    clips = np.random.default_rng(0).normal(-5, 2, (3, *INPUT_SHAPE)).astype("float32")
+    _, recording_tower = towers(model)
+    features = recording_tower.predict(clips, verbose=0)
+    assert features.shape == (3, 216 + 2 * 72)
+    standardised = (clips[..., 0] + 5.0) / 2.0  # (clips, bins, frames)
+    np.testing.assert_allclose(features[:, 216:288], standardised.mean(axis=2), atol=1e-4)
+    np.testing.assert_allclose(features[:, 288:], standardised.var(axis=2), atol=1e-3)
+    shifted = np.roll(clips, 40, axis=2)  # where in time: the statistics do not move
+    np.testing.assert_allclose(recording_tower.predict(shifted, verbose=0)[:, 216:], features[:, 216:], atol=1e-3)
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(restored.predict([clips, clips], verbose=0), model.predict([clips, clips], verbose=0),
+                               atol=1e-6)

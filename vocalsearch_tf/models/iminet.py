@@ -51,12 +51,29 @@ def towers(sharing: str) -> tuple[list, list]:
     return imitation, recording
 
 
-def _run(layers, x, name: str, time_pooled: bool = False):
+def _run(layers, x, name: str, time_pooled: bool = False, summary: bool = False):
+    clip = x
     for layer in layers:
         x = layer(x)
     if time_pooled:  # the maximum over the tower's 3 time positions: invariant to where in time
         x = keras.layers.MaxPooling2D((1, x.shape[2]), name=f"{name}_time_max")(x)
-    return keras.layers.Flatten(name=f"{name}_features")(x)
+    if not summary:
+        return keras.layers.Flatten(name=f"{name}_features")(x)
+    tower = keras.layers.Flatten(name=f"{name}_tower")(x)
+    return keras.layers.Concatenate(name=f"{name}_features")([tower, _bin_statistics(clip, name)])
+
+
+def _bin_statistics(x, name: str):
+    """Each frequency bin's mean and variance over the clip's frames (the CQT summary's
+    statistics): where in time a sound happens cannot count."""
+    frames = (1, x.shape[2])
+    mean = keras.layers.AveragePooling2D(frames, name=f"{name}_bin_mean")(x)
+    square = keras.layers.Multiply(name=f"{name}_square")([x, x])
+    mean_square = keras.layers.AveragePooling2D(frames, name=f"{name}_bin_mean_square")(square)
+    squared_mean = keras.layers.Multiply(name=f"{name}_squared_mean")([mean, mean])
+    variance = keras.layers.Subtract(name=f"{name}_bin_variance")([mean_square, squared_mean])
+    return keras.layers.Concatenate(name=f"{name}_summary")([keras.layers.Flatten(name=f"{name}_means")(mean),
+                                                             keras.layers.Flatten(name=f"{name}_variances")(variance)])
 
 
 def _level_free(x, name: str):
@@ -66,7 +83,7 @@ def _level_free(x, name: str):
 
 
 def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalization | None = None,
-                 time_pooled: bool = False, level_invariant: bool = False) -> keras.Model:
+                 time_pooled: bool = False, level_invariant: bool = False, summary: bool = False) -> keras.Model:
     """IMINET on CQT spectrograms: inputs `imitation`, `recording` of shape (72, 129, 1);
     output the probability that the pair matches.
 
@@ -79,6 +96,8 @@ def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalizatio
     maximum over time, 12 x 6 = 72 values instead of 216, before FC1.
     `level_invariant` (not the paper's; issue 23's candidate too) subtracts each standardised
     clip's maximum before the towers, so a clip's recording level cannot count.
+    `summary` (not the paper's; issue 23's CQT-statistics branch) adds each standardised
+    clip's per-bin mean and variance over time, 2 x 72 values, to its tower's features.
     """
     normalization = normalization or keras.layers.Normalization(axis=None, mean=0.0, variance=1.0, name="standardise")
     imitation_layers, recording_layers = towers(sharing)
@@ -88,9 +107,9 @@ def build_iminet(sharing: str = "tied", normalization: keras.layers.Normalizatio
     if level_invariant:
         inputs = {side: _level_free(x, side) for side, x in inputs.items()}
     pair = keras.layers.Concatenate(name="concat")([
-        _run(imitation_layers, inputs["imitation"], "imitation", time_pooled),
-        _run(recording_layers, inputs["recording"], "recording", time_pooled),
+        _run(imitation_layers, inputs["imitation"], "imitation", time_pooled, summary),
+        _run(recording_layers, inputs["recording"], "recording", time_pooled, summary),
     ])
     return keras.Model([imitation, recording], apply_head(pair, HEAD),
                        name=f"iminet_{sharing}" + ("_time_pooled" if time_pooled else "")
-                       + ("_level_invariant" if level_invariant else ""))
+                       + ("_level_invariant" if level_invariant else "") + ("_summary" if summary else ""))

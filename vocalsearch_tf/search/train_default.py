@@ -139,7 +139,7 @@ def check_learnt(val_loss: float, seed: int, margin: float = 0.01) -> None:
 def train(data_dir: Path, out: Path, profile: str = "quick", seed: int = 1,
           real: Path | None = None, real_role: str = "train", time_pooled: bool = False,
           pitch_scale: float = SHIPPED_PITCH_SCALE, max_epochs: int | None = None,
-          level_invariant: bool = False) -> dict:
+          level_invariant: bool = False, summary: bool = False) -> dict:
     """One IMINET (tied) written to `out`, its card beside it. `max_epochs`: the profile's
     unless given (early stopping ends most runs before it)."""
     import keras
@@ -177,7 +177,7 @@ def train(data_dir: Path, out: Path, profile: str = "quick", seed: int = 1,
     def build():
         return build_iminet("tied", keras.layers.Normalization(axis=None, mean=mean, variance=variance,
                                                                name="standardise"), time_pooled=time_pooled,
-                            level_invariant=level_invariant)
+                            level_invariant=level_invariant, summary=summary)
 
     model, history = recipes.fit_pair_model(build, datasets["train"], datasets["val"], recipe,
                                              max_epochs or get_profile(profile).max_epochs, progress="default model")
@@ -189,7 +189,8 @@ def train(data_dir: Path, out: Path, profile: str = "quick", seed: int = 1,
     shipped.save(out)
     card = {
         "description": "IMINET (tied" + (", time-pooled" if time_pooled else "")
-                       + (", level-invariant" if level_invariant else "") + "), shipped",
+                       + (", level-invariant" if level_invariant else "")
+                       + (", CQT-statistics branch" if summary else "") + "), shipped",
         "trained_on": f"embedded synthetic data (VocalSketch-shaped, generator version {GENERATOR_VERSION}, "
                       f"profile {profile}, seed {seed})" + (
                           f" and real references ({real}, imitated by the embedded voice; their role: "
@@ -296,6 +297,14 @@ def fit_cqt_summary(real_dir: Path, out: Path = CQT_SUMMARY_FILE) -> Path:
         "no imitations"))
 
 
+def to_train(only: str | None, candidate: bool) -> set[str]:
+    """The models a call trains: `only`, or IMINET and IMISOUND; a candidate (`--out`) is one
+    IMINET, and nothing shipped is written beside it."""
+    if candidate and only in (None, "iminet"):
+        return {"iminet"}
+    return {only} if only else {"iminet", "imisound"}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.search.train_default", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data", help="where the embedded data is generated (default data/)")
@@ -312,18 +321,21 @@ def main(argv=None) -> int:
     parser.add_argument("--time-pooled", action="store_true", help="the towers' maximum over time (a candidate)")
     parser.add_argument("--level-invariant", action="store_true",
                         help="each clip less its loudest cell before the towers (a candidate)")
+    parser.add_argument("--summary", action="store_true",
+                        help="each clip's per-bin mean and variance over time beside its tower's features (a candidate)")
     parser.add_argument("--pitch-scale", type=float, default=SHIPPED_PITCH_SCALE, metavar="P",
                         help="squeeze the bins of a fraction P of the training clips (default: %(default)s)")
     parser.add_argument("--max-epochs", type=int, default=None, help="IMINET's epoch limit (default: the profile's)")
     parser.add_argument("--out", default=None, help="a candidate: one seed's IMINET written here, nothing shipped")
     args = parser.parse_args(argv)
     candidate_options = ((args.real and args.only not in ("cqt-summary", "probe-bank")) or args.time_pooled
-                         or args.level_invariant)
+                         or args.level_invariant or args.summary)
     if args.out is None and candidate_options:
-        parser.error("--real, --time-pooled and --level-invariant train candidates: give --out")
+        parser.error("--real, --time-pooled, --level-invariant and --summary train candidates: give --out")
     if args.out is not None and len(args.seeds) != 1:
         parser.error("--out trains one candidate: give one seed")
-    if args.only in (None, "iminet"):
+    todo = to_train(args.only, candidate=args.out is not None)
+    if "iminet" in todo:
         try:
             if args.out is None:
                 print(json.dumps(train_shipped(Path(args.data_dir), args.profile, args.seeds, args.pitch_scale,
@@ -332,13 +344,13 @@ def main(argv=None) -> int:
                 out = Path(args.out)
                 card = train(Path(args.data_dir), out, args.profile, args.seeds[0],
                              Path(args.real) if args.real else None, args.real_role, args.time_pooled,
-                             args.pitch_scale, args.max_epochs, args.level_invariant)
+                             args.pitch_scale, args.max_epochs, args.level_invariant, args.summary)
                 print(json.dumps(card, indent=2))
                 print(f"wrote {out} ({card['file_bytes'] / 1e6:.2f} MB) and {out.with_suffix('.json')}")
         except NotLearntError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
-    if args.only in (None, "imisound"):
+    if "imisound" in todo:
         path = train_imisound(Path(args.data_dir))
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.only == "cqt-summary":
