@@ -184,7 +184,7 @@ def measure(check: check_module.CheckSet, matrices: dict[str, np.ndarray],
     tune_set = set(tuning)
     as_scores = lambda m: check_module.part_scores(check, lambda s, q: m[np.ix_(q, s)])  # noqa: E731
     scores = {name: as_scores(m) for name, m in matrices.items()}
-    tuned = {name: check_module.part_scores(_only(check, tune_set), lambda s, q, m=m: m[np.ix_(q, s)])
+    tuned = {name: check_module.part_scores(with_imitations(check, tune_set), lambda s, q, m=m: m[np.ix_(q, s)])
              for name, m in matrices.items()}
     _, targets, ids = _rows(tuned[parts[0]])
     groups = _package_groups(check, ids)
@@ -390,7 +390,8 @@ def _tuning_ranks(check, scores) -> np.ndarray:
     return ranks.rr[(ranks.part == "tuning") & ranks.process.isin(check.independent)].to_numpy()
 
 
-def _only(check, rows: set) -> check_module.CheckSet:
+def with_imitations(check: check_module.CheckSet, rows: set) -> check_module.CheckSet:
+    """The check with only the imitations in `rows` (index labels), every sound kept."""
     keep = check.imitations.index.isin(sorted(rows))
     return check_module.CheckSet(check.root, check.sounds, check.imitations[keep], check.in_distribution)
 

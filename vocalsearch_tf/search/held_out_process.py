@@ -35,11 +35,11 @@ def held_out(check: check_module.CheckSet, process: str, matrices: dict[str, np.
              probe: dict[str, np.ndarray] | None = None) -> dict:
     """`by_process` for one process."""
     imitations = check.imitations
-    seen = choose_default._only(check, set(imitations.index[imitations.process != process]))
+    seen = choose_default.with_imitations(check, set(imitations.index[imitations.process != process]))
     _, content = choose_default.measure(seen, matrices, baseline, probe)
     parts = list(content["fusion_weights"])
     weights = [content["fusion_weights"][name] for name in parts]
-    unseen = choose_default._only(check, set(imitations.index[imitations.process == process]))  # read: PART only
+    unseen = choose_default.with_imitations(check, set(imitations.index[imitations.process == process]))  # read: PART only
     as_scores = lambda score: check_module.part_scores(unseen, score)  # noqa: E731
     scores = {name: as_scores(lambda s, q, m=m: m[np.ix_(q, s)]) for name, m in matrices.items()}
     live_probe = {name: m for name, m in (probe or {}).items() if m is not None}
