@@ -46,6 +46,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -e '.[notebooks]'
 	$(PIP) install --no-deps $(TINYSOUNDFONT)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vocalsearch_tf)" >/dev/null
+	$(PY) -m vocalsearch_tf.signal.numba_cache
 ifeq ($(GPU),1)
 	$(PIP) uninstall -y tensorflow-cpu
 	$(PIP) install "tensorflow[and-cuda]==$$($(PY) -c 'import importlib.metadata as m; print(m.version("tensorflow-cpu"))' 2>/dev/null || echo 2.21.0)"
