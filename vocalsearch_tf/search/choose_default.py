@@ -82,19 +82,25 @@ def score_matrices(check: check_module.CheckSet, spec: str, index_root: Path,
     return np.stack(rows), (np.stack(probe_rows) if probe_rows else None)
 
 
-def baseline_matrix(check: check_module.CheckSet) -> np.ndarray:
-    """The CQT-summary baseline's (imitations, sounds) scores, block by block: it standardises
-    over the sounds an imitation ranks (its category in its part), so each block is scored
-    as `part_scores` asks for it; imitations and sounds that never meet are NaN."""
-    score = check_module.baseline_scores(check)
+def ranked_blocks(check: check_module.CheckSet):
+    """(sound rows, imitation rows) of each category in each part: the sounds those imitations rank."""
     sounds, imitations = check.sounds, check.imitations
-    matrix = np.full((len(imitations), len(sounds)), np.nan)
     for part in check.parts:
         for category in sounds.category.unique():
             s = sounds.index[(sounds.part == part) & (sounds.category == category)].to_numpy()
             q = imitations.index[(imitations.part == part) & (imitations.category == category)].to_numpy()
             if len(s) and len(q):
-                matrix[np.ix_(q, s)] = score(s, q)
+                yield s, q
+
+
+def baseline_matrix(check: check_module.CheckSet) -> np.ndarray:
+    """The CQT-summary baseline's (imitations, sounds) scores, block by block: it standardises
+    over the sounds an imitation ranks, so each block is scored as `part_scores` asks for it;
+    imitations and sounds that never meet are NaN."""
+    score = check_module.baseline_scores(check)
+    matrix = np.full((len(check.imitations), len(check.sounds)), np.nan)
+    for s, q in ranked_blocks(check):
+        matrix[np.ix_(q, s)] = score(s, q)
     return matrix
 
 
@@ -118,6 +124,26 @@ def load_scores(path: Path, check: check_module.CheckSet) -> tuple[dict, dict, n
         matrices = {k.split("/", 1)[1]: saved[k] for k in saved.files if k.startswith("scores/")}
         probe = {k.split("/", 1)[1]: saved[k] for k in saved.files if k.startswith("probe/")}
         return matrices, probe, saved["baseline"]
+
+
+def saved_scores_main(argv, prog: str, doc: str, stem: str, analyse) -> int:
+    """The command line of an analysis of a check's saved scores (`--save-scores`):
+    `analyse(check, matrices, probe, baseline)` -> (what, its result, markdown). With --report,
+    the result is a record `stem` beside the check's others (`transfer_check.recorded`); it
+    holds no IMINET runs, so its `mrr` is empty."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    parser.add_argument("--data", default="data/transfer_check", help="the check set (`make transfer-check`)")
+    parser.add_argument("--scores", required=True, help="its score matrices (`choose_default --save-scores`)")
+    parser.add_argument("--report", default=None, help=f"a folder to write {stem}.{{json,md}} in")
+    args = parser.parse_args(argv)
+    check = check_module.load_check(args.data)
+    matrices, probe, baseline = load_scores(Path(args.scores), check)
+    what, result, text = analyse(check, matrices, probe, baseline)
+    if args.report:
+        record = {"what": f"{what} on {args.data} ({datetime.date.today().isoformat()})", "mrr": {}, **result}
+        check_module.write_record(Path(args.report), stem, record, text)
+    print(text)
+    return 0
 
 
 def _rows(cells) -> tuple[list[np.ndarray], list[int], list]:

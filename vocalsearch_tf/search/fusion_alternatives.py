@@ -26,14 +26,9 @@ RATIOS = (0, 0.25, 0.5, 0.75, 1, 1.5, 2)  # each other part's weight, relative t
 def rank_scores(check: check_module.CheckSet, matrix: np.ndarray, k: int = RRF_K) -> np.ndarray:
     """1 / (k + rank) of each sound among those an imitation ranks (its category in its part)."""
     out = np.full(matrix.shape, np.nan)
-    sounds, imitations = check.sounds, check.imitations
-    for part in check.parts:
-        for category in sounds.category.unique():
-            s = sounds.index[(sounds.part == part) & (sounds.category == category)].to_numpy()
-            q = imitations.index[(imitations.part == part) & (imitations.category == category)].to_numpy()
-            if len(s) and len(q):
-                ranks = (-matrix[np.ix_(q, s)]).argsort(axis=1).argsort(axis=1) + 1
-                out[np.ix_(q, s)] = 1.0 / (k + ranks)
+    for s, q in choose_default.ranked_blocks(check):
+        ranks = (-matrix[np.ix_(q, s)]).argsort(axis=1).argsort(axis=1) + 1
+        out[np.ix_(q, s)] = 1.0 / (k + ranks)
     return out
 
 
@@ -65,12 +60,14 @@ def compare(check: check_module.CheckSet, matrices: dict[str, np.ndarray], weigh
                f"weights for the tuning MRR ({' / '.join(f'{best[n]:.2f}' for n in names)})": weighted(best),
                "reciprocal-rank fusion": sum(rank_scores(check, matrices[n]) for n in names),
                **{f"{n} alone": matrices[n] for n in names}}
+    parts = ("tuning", "confirmation")
+    fit = {part: reciprocal_ranks(check, fusions["likelihood fit (the built-in)"], part) for part in parts}
     out = {}
     for label, matrix in fusions.items():
         out[label] = {}
-        for part in ("tuning", "confirmation"):
-            ranks, fit = reciprocal_ranks(check, matrix, part), reciprocal_ranks(check, fusions[next(iter(fusions))], part)
-            difference = intervals.paired_difference(ranks, fit)
+        for part in parts:
+            ranks = reciprocal_ranks(check, matrix, part)
+            difference = intervals.paired_difference(ranks, fit[part])
             out[label][part] = {"mrr": float(ranks.mean()), "minus_fit": {**difference, "verdict": intervals.verdict(difference)}}
     return out
 
@@ -85,29 +82,15 @@ def table(compared: dict) -> str:
             "processes; paired 95 % intervals)\n\n" + pd.DataFrame(rows).T.to_markdown())
 
 
-def main(argv=None) -> int:
-    import argparse
-    import datetime
-    from pathlib import Path
-
-    parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.search.fusion_alternatives",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="data/transfer_check", help="the check set (`make transfer-check`)")
-    parser.add_argument("--scores", required=True, help="its score matrices (`choose_default --save-scores`)")
-    parser.add_argument("--report", default=None, help="a folder to write fusion_alternatives.{json,md} in")
-    args = parser.parse_args(argv)
-    check = check_module.load_check(args.data)
-    matrices, probe, baseline = choose_default.load_scores(Path(args.scores), check)
+def _analyse(check, matrices, probe, baseline) -> tuple[str, dict, str]:
     _, content = choose_default.measure(check, matrices, baseline, probe)
     compared = compare(check, matrices, content["fusion_weights"])
-    text = table(compared)
-    if args.report:  # a record beside the check's others (`transfer_check.recorded`); it has no IMINET runs
-        what = (f"ways to fuse the search models on {args.data}, fitted on the tuning part "
-                f"({datetime.date.today().isoformat()})")
-        check_module.write_record(Path(args.report), "fusion_alternatives",
-                                  {"what": what, "mrr": {}, "alternatives": compared}, text)
-    print(text)
-    return 0
+    return "ways to fuse the search models, fitted on the tuning part", {"alternatives": compared}, table(compared)
+
+
+def main(argv=None) -> int:
+    return choose_default.saved_scores_main(argv, "python -m vocalsearch_tf.search.fusion_alternatives", __doc__,
+                                            "fusion_alternatives", _analyse)
 
 
 if __name__ == "__main__":

@@ -87,29 +87,16 @@ def table(held: dict) -> str:
             "\n\n" + pd.DataFrame(against).T.to_markdown())
 
 
-def main(argv=None) -> int:
-    import argparse
-    import datetime
-    from pathlib import Path
-
-    parser = argparse.ArgumentParser(prog="python -m vocalsearch_tf.search.held_out_process",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="data/transfer_check", help="the check set (`make transfer-check`)")
-    parser.add_argument("--scores", required=True, help="its score matrices (`choose_default --save-scores`)")
-    parser.add_argument("--report", default=None, help="a folder to write held_out_process.{json,md} in")
-    args = parser.parse_args(argv)
-    check = check_module.load_check(args.data)
-    matrices, probe, baseline = choose_default.load_scores(Path(args.scores), check)
+def _analyse(check, matrices, probe, baseline) -> tuple[str, dict, str]:
     held = by_process(check, matrices, baseline, probe)
-    text = table(held)
-    if args.report:  # a record beside the check's others (`transfer_check.recorded`); it has no IMINET runs
-        what = (f"each independent process of {args.data} held out: the search default chosen and the fusion "
-                f"fitted on the other processes' tuning part, every search model measured on its confirmation part "
-                f"({datetime.date.today().isoformat()})")
-        check_module.write_record(Path(args.report), "held_out_process", {"what": what, "mrr": {}, "by_process": held},
-                                  text)
-    print(text)
-    return 0
+    what = ("each independent process held out: the search default chosen and the fusion fitted on the other "
+            "processes' tuning part, every search model measured on its confirmation part")
+    return what, {"by_process": held}, table(held)
+
+
+def main(argv=None) -> int:
+    return choose_default.saved_scores_main(argv, "python -m vocalsearch_tf.search.held_out_process", __doc__,
+                                            "held_out_process", _analyse)
 
 
 if __name__ == "__main__":
