@@ -1,9 +1,9 @@
 """The newcomer's path: a fresh clone runs `make reproduce PROFILE=ci` end to end under
 papermill; its tables match `reference/ci` as any processor can (data exactly, trained
 metrics within their bands); `pytest --nbval-lax` runs the executed notebooks again (no
-cell may raise) and reuses every finished run; a run from scratch
-on the same machine writes byte-identical tables. (That another seed shares no run is
-`tests/test_runs.py`'s fingerprint test.)
+cell may raise) and reuses every finished run; a run from scratch of the notebooks whose
+tables come from the data alone (`RERUN`) on the same machine writes byte-identical tables.
+(That another seed shares no run is `tests/test_runs.py`'s fingerprint test.)
 
 This is `make notebook-test`; `make unit-test` leaves it out (marker `reproduce`).
 It tests what is committed: uncommitted changes are not in the clone.
@@ -23,7 +23,12 @@ pytestmark = pytest.mark.reproduce
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
 RUN_LINE = re.compile(r"run \d+: (.*)")
-FIGURES_ONLY = "06_"  # the visualisation notebook writes no table
+# Rerun from scratch for determinism: the notebooks whose tables come from training on the data
+# alone, a kind of fit each (a Keras fit: IMINET with its pair augmentation; a written-out
+# loop: Manocha's triplets), and the data's own table. The others build on earlier results;
+# rerunning every table writer cost about 3 min more on CI's 2 cores and kept `make test`
+# over 30 min. (The pretrainings, 01 and 02, write no table.)
+RERUN = ("00", "03", "07")
 ALARMING = ("E0000", "cuInit", "use_unbounded_threadpool", "remapper failed", "Traceback")
 
 
@@ -88,15 +93,14 @@ def test_fresh_clone_matches_the_reference_then_reuses_then_reruns_identically(c
     assert re.search(r"\d+ passed", nbval.stdout) and "failed" not in nbval.stdout.splitlines()[-1]
     assert records(clone, 0) == finished  # not one run record rewritten
 
-    # determinism where it is promised: the same machine, from scratch, the same tables. Every
-    # notebook that writes a table reruns; 06 (figures and sounds only, the longest) does not.
+    # determinism where it is promised: the same machine, from scratch, the same tables
     first = clone / "results" / "ci" / "synthetic" / "seed0"
     kept = first.with_name("seed0-first")
     first.rename(kept)
-    writers = [p.name[:2] for p in notebooks if not p.name.startswith(FIGURES_ONLY)]
-    reproduce(clone, 0, writers)
+    reproduce(clone, 0, list(RERUN))
+    assert [p.name[:2] for p in executed(clone, 0)] == list(RERUN)
     again = run_lines(clone, 0)
     assert again and not [line for line in again if "reused" in line], again
-    tables = [p.relative_to(kept) for p in kept.rglob("*.csv") if "data" not in p.relative_to(kept).parts[:1]]
-    assert len(tables) >= 15
+    tables = [p.relative_to(first) for p in first.rglob("*.csv") if "data" not in p.relative_to(first).parts[:1]]
+    assert len(tables) >= 6 and {"difficulty.csv", "iminet/table_iminet.csv", "manocha2018/table1.csv"} <= set(map(str, tables))
     assert [t for t in tables if (first / t).read_bytes() != (kept / t).read_bytes()] == []

@@ -93,6 +93,10 @@ def test_writer_round_trips_through_the_vocalsketch_loader(tmp_path):
     check = transfer_check.load_check(tmp_path)  # the parts and processes come back through the sidecars
     assert check.parts == list(packaged.PARTS) and check.processes == sorted(processes)
     assert check.in_distribution == ("voice",) and "voice" not in check.independent
+    assert check.versions["espeak"] == imitators.VERSION  # and a record says what wrote what it measured on
+    constant = {transfer_check.BASELINE: transfer_check.part_scores(check, lambda s, q: -np.ones((len(q), len(s))))}
+    assert transfer_check.result_of(check, constant)["processes"]["espeak"] == {"in_distribution": False,
+                                                                               "version": imitators.VERSION}
     assert sorted(check.independent) == sorted(imitation_processes.INDEPENDENT) == ["contour", "espeak", "transform", "vocoder"]
     own_part = dict(zip(check.sounds.sound_id, check.sounds.part))
     assert all(own_part[s] == p for s, p in zip(check.imitations.sound_id, check.imitations.part))
@@ -122,6 +126,20 @@ def test_the_check_keeps_every_imitation_of_a_sound_beyond_vocalsketchs_ten(tmp_
     check = transfer_check.load_check(tmp_path)
     assert len(check.imitations) == 20
     assert check.imitations.groupby("process").size().to_dict() == {p: 4 for p in imitation_processes.PROCESSES}
+
+
+def test_espeak_says_a_syllable_alike_whatever_was_said_before():
+    """eSpeak NG keeps state between utterances in one process; each syllable is spoken from
+    its fresh state, so a check written in one go equals one written a part at a time."""
+    from vocalsearch_tf.datasets.synthetic.speech import say_from_fresh_state
+
+    first = say_from_fresh_state("[[vu:m]]", "en-us", 150, 50, 0)
+    for phonemes, voice in (("[[Sa:]]", "fr"), ("[[bz]]", "de"), ("[[vu:m]]", "en-us")):
+        say_from_fresh_state(phonemes, voice, 170, 40, 0)
+    assert len(first) > 2000
+    np.testing.assert_array_equal(say_from_fresh_state("[[vu:m]]", "en-us", 150, 50, 0), first)
+    with pytest.raises(RuntimeError, match="'no-such-voice'"):
+        say_from_fresh_state("[[a:]]", "no-such-voice", 150, 50, 0)
 
 
 def test_imitation_follows_pitch_contour_and_loudness():

@@ -27,8 +27,10 @@ pitch, onsets, brightness, noisiness), then each virtual participant (`participa
   `LEVEL_RANGE`, varying by imitation), a microphone band and tilt, a room (up to 1.2 s
   RT60) and a noise floor that runs through the silence before the voice.
 
-Deterministic from the participant and the generator passed in. eSpeak NG comes inside the
-`espeakng-loader` wheel (a project dependency), called through `synthetic/speech.py`'s binding.
+Deterministic from the participant and the generator passed in, whatever the process did
+before: each syllable is spoken by eSpeak NG from its fresh state, in a forked child. eSpeak NG
+comes inside the `espeakng-loader` wheel (a project dependency), called through
+`synthetic/speech.py`'s binding.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import signal
 
-VERSION = 2  # of the imitation process: a check set written by another version is rewritten
+# of the imitation process: a check set written by another version is rewritten. 3: each
+# syllable is spoken from eSpeak NG's fresh state, so a write no longer depends on what the
+# writing process said before (2 did: a fresh write and an incremental one differed)
+VERSION = 3
 RATE = 16_000
 HOP = 160  # 10 ms analysis frames
 _ESPEAK_RATE = 22_050
@@ -192,13 +197,6 @@ def participants(rng: np.random.Generator, count: int = 10) -> list[Participant]
 
 # --- speaking a syllable -------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=1)
-def _espeak():
-    from vocalsearch_tf.datasets.synthetic.speech import ESpeak
-
-    return ESpeak()
-
-
 @functools.lru_cache(maxsize=512)
 def syllable(phonemes: str, voice: str, speed: int, pitch: int) -> tuple[np.ndarray, float, tuple, tuple]:
     """eSpeak NG saying `phonemes` (its phoneme mnemonics) flat, at 16 kHz, silence trimmed.
@@ -206,9 +204,10 @@ def syllable(phonemes: str, voice: str, speed: int, pitch: int) -> tuple[np.ndar
     sample of its longest unvoiced (noise) stretch)."""
     import librosa
 
+    from vocalsearch_tf.datasets.synthetic.speech import say_from_fresh_state
     from vocalsearch_tf.signal import audio
 
-    raw = _espeak().say(f"[[{phonemes}]]", voice, speed, pitch, 0, seed=0)
+    raw = say_from_fresh_state(f"[[{phonemes}]]", voice, speed, pitch, 0, seed=0)
     x = audio.resample(raw.astype(np.float32), _ESPEAK_RATE, RATE).astype(np.float64)
     if not np.any(x):
         raise RuntimeError(f"eSpeak NG said nothing for [[{phonemes}]] with voice {voice}")

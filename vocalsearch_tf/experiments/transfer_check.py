@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +80,7 @@ class CheckSet:
     sounds: pd.DataFrame
     imitations: pd.DataFrame
     in_distribution: tuple[str, ...]
+    versions: dict[str, int] = field(default_factory=dict)  # of the processes that wrote the imitations
 
     @property
     def parts(self) -> list[str]:
@@ -116,8 +117,9 @@ def load_check(root: str | Path) -> CheckSet:
         imitations["part"] = [side.at[Path(p).name, "part"] for p in imitations.path]
         imitations["process"] = [side.at[Path(p).name, "process"] for p in imitations.path]
     marker = root / "processes.json"
-    in_distribution = tuple(json.loads(marker.read_text()).get("in_distribution", [])) if marker.exists() else ()
-    return CheckSet(root, sounds.reset_index(drop=True), imitations.reset_index(drop=True), in_distribution)
+    written = json.loads(marker.read_text()) if marker.exists() else {}
+    return CheckSet(root, sounds.reset_index(drop=True), imitations.reset_index(drop=True),
+                    tuple(written.get("in_distribution", [])), written.get("versions", {}))
 
 
 def part_scores(check: CheckSet, score) -> dict[str, dict[str, scoring.CategoryScores]]:
@@ -264,7 +266,8 @@ def result_of(check: CheckSet, scores: dict, ties: dict | None = None, models: d
     summary = summarise(check, ranks)
     headline = REPORT_PART if REPORT_PART in check.parts else check.parts[0]
     return {"version": 2, "data": str(check.root), "counts": counts(check),
-            "processes": {p: {"in_distribution": p in check.in_distribution} for p in check.processes},
+            "processes": {p: {"in_distribution": p in check.in_distribution, "version": check.versions.get(p)}
+                          for p in check.processes},
             "chance": chance_by_part(check), "summary": summary, "tied_targets": ties or {},
             "models": models or {}, "report_part": headline,
             "mrr": {"chance": chance_by_part(check)[headline],

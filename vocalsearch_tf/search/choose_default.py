@@ -29,6 +29,7 @@ it lands in `default_model/measured.json`, which the page and the command line r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import sys
@@ -419,7 +420,7 @@ def _tuning_ranks(check, scores) -> np.ndarray:
 def with_imitations(check: check_module.CheckSet, rows: set) -> check_module.CheckSet:
     """The check with only the imitations in `rows` (index labels), every sound kept."""
     keep = check.imitations.index.isin(sorted(rows))
-    return check_module.CheckSet(check.root, check.sounds, check.imitations[keep], check.in_distribution)
+    return dataclasses.replace(check, imitations=check.imitations[keep])
 
 
 def _packages(check) -> int:

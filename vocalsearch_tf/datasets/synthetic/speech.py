@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import shutil
 from pathlib import Path
 
@@ -80,6 +81,36 @@ class ESpeak:
 @functools.lru_cache(maxsize=1)
 def _espeak() -> ESpeak:
     return ESpeak()
+
+
+def say_from_fresh_state(text: str, voice: str, rate: int, pitch: int, pitch_range: int, seed: int = 0) -> np.ndarray:
+    """`ESpeak.say` in a forked child that initialises eSpeak NG itself (about 16 ms).
+
+    eSpeak NG carries state from one utterance to the next that no API call resets, so the
+    same call in one process gives other samples each time; a child that loads the library
+    afresh repeats the first call exactly, whatever the parent said before (as long as the
+    parent has not loaded the library itself: the child would inherit that state)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one byte of status, then the samples or the error; no cleanup of the parent's
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as pipe:
+                try:
+                    message = b"\0" + ESpeak().say(text, voice, rate, pitch, pitch_range, seed).tobytes()
+                except Exception as error:
+                    message = b"\1" + f"{type(error).__name__}: {error}".encode()
+                pipe.write(message)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read()
+    os.waitpid(pid, 0)
+    if message[:1] != b"\0":
+        reason = message[1:].decode(errors="replace") or "it exited without an answer"
+        raise RuntimeError(f"eSpeak NG could not say {text!r} with voice {voice!r}: {reason}")
+    return np.frombuffer(message[1:], dtype=np.float64).copy()
 
 
 @functools.lru_cache(maxsize=8)
