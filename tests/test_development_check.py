@@ -199,7 +199,9 @@ def test_default_is_chosen_on_the_tuning_part_and_fusion_is_not_worse_than_its_b
     imisound = scores_where(check, rows[~tuning & (rows % 2 == 0)], seed=2)
     result, content = choose_default.measure(check, {"cqt-summary": cqt, "imisound": imisound},
                                       baseline=np.zeros_like(cqt))
-    assert content["default"] == "cqt-summary"  # best on the tuning part
+    # cqt-summary and its fusions with imisound win on the tuning part, within noise of each other
+    assert intervals.verdict(content["against_preferred"]["cqt-summary"]) == "better"
+    assert content["default"] == "fusion-guarded"  # so `TIE_ORDER` picks
     assert content["best_on_confirmation"] in ("imisound", "fusion")  # reported, never chosen on
     assert content["models"]["cqt-summary"]["confirmation"]["AI"]["mrr"] < content["models"]["imisound"][
         "confirmation"]["AI"]["mrr"]
@@ -309,6 +311,25 @@ def test_a_model_that_falls_below_imisound_with_its_network_at_chance_is_not_the
     assert holds_up == {"iminet": False, "cqt-summary": True}
     assert chosen == "cqt-summary"
     assert choose_default.choose(check, scores)[0] == "iminet"  # measured as it is, it would have won
+
+
+def test_of_winners_the_check_cannot_tell_apart_the_tie_order_decides():
+    """cqt-summary and fusion-guarded both beat imisound beyond noise and tie with each other:
+    the largest point estimate would pick by noise, so `TIE_ORDER` picks; one that beats the
+    other beyond noise wins whatever the order."""
+    check = hand_made_check(per_cell=9)
+    rows = np.arange(len(check.imitations))
+    as_scores = lambda m: transfer_check.part_scores(check, lambda s, q: m[np.ix_(q, s)])  # noqa: E731
+    good = rows[rows % 4 != 0]
+    scores = {"imisound": as_scores(scores_where(check, rows[rows % 4 == 0], seed=1)),
+              "cqt-summary": as_scores(scores_where(check, good, seed=2)),
+              "fusion-guarded": as_scores(scores_where(check, good, seed=3))}
+    chosen, against, _ = choose_default.choose(check, scores)
+    assert intervals.verdict(against["cqt-summary"]) == intervals.verdict(against["fusion-guarded"]) == "better"
+    assert choose_default.TIE_ORDER.index("fusion-guarded") < choose_default.TIE_ORDER.index("cqt-summary")
+    assert chosen == "fusion-guarded"
+    scores["cqt-summary"] = as_scores(scores_where(check, rows, seed=2))  # now right on every imitation
+    assert choose_default.choose(check, scores)[0] == "cqt-summary"
 
 
 def test_a_part_that_ranks_better_than_the_likelihood_fit_is_used_alone():
