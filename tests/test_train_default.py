@@ -18,3 +18,24 @@ def test_a_candidate_trains_one_iminet_and_writes_nothing_shipped():
     assert train_default.to_train(None, candidate=False) == {"iminet", "imisound"}
     assert train_default.to_train("imisound", candidate=False) == {"imisound"}
     assert train_default.to_train("cqt-summary", candidate=True) == {"cqt-summary"}
+
+
+@pytest.mark.parametrize("option", [["--weight-decay", "0.5"], ["--summary"], ["--level-invariant"]])
+def test_a_candidates_option_without_out_is_refused(option, capsys):
+    with pytest.raises(SystemExit):
+        train_default.main(["--seeds", "1", *option])
+    assert "give --out" in capsys.readouterr().err
+
+
+def test_weight_decay_shrinks_weights_that_get_no_gradient():
+    import keras
+    import numpy as np
+
+    from vocalsearch_tf.training.recipes import IMINET_RECIPE, AdamRecipe
+
+    assert IMINET_RECIPE.optimizer().weight_decay is None  # the paper's recipe: none
+    weights = keras.Variable(np.ones(4, np.float32))
+    optimizer = AdamRecipe(weight_decay=0.5).optimizer()
+    for _ in range(10):
+        optimizer.apply_gradients([(keras.ops.zeros(4), weights)])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(weights), (1 - 1e-3 * 0.5) ** 10, rtol=1e-5)

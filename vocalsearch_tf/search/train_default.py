@@ -139,9 +139,9 @@ def check_learnt(val_loss: float, seed: int, margin: float = 0.01) -> None:
 def train(data_dir: Path, out: Path, profile: str = "quick", seed: int = 1,
           real: Path | None = None, real_role: str = "train", time_pooled: bool = False,
           pitch_scale: float = SHIPPED_PITCH_SCALE, max_epochs: int | None = None,
-          level_invariant: bool = False, summary: bool = False) -> dict:
+          level_invariant: bool = False, summary: bool = False, weight_decay: float | None = None) -> dict:
     """One IMINET (tied) written to `out`, its card beside it. `max_epochs`: the profile's
-    unless given (early stopping ends most runs before it)."""
+    unless given (early stopping ends most runs before it). `weight_decay`: Adam's, decoupled."""
     import keras
 
     from vocalsearch_tf.config import EMBEDDED_AUGMENTATION, IMINET_CQT, get_profile
@@ -166,7 +166,8 @@ def train(data_dir: Path, out: Path, profile: str = "quick", seed: int = 1,
     runs.set_seed(seed)
     sound_rows = {sid: k for k, sid in enumerate(sounds.sound_id)}
     imitation_rows = {iid: k for k, iid in enumerate(imitations.imitation_id)}
-    recipe = dataclasses.replace(recipes.IMINET_RECIPE, start_from_epoch=EMBEDDED_AUGMENTATION.early_stopping_from)
+    recipe = dataclasses.replace(recipes.IMINET_RECIPE, start_from_epoch=EMBEDDED_AUGMENTATION.early_stopping_from,
+                                 weight_decay=weight_decay)
     datasets = {role: recipes.pair_dataset(tables[role], imitation_rows, sound_rows, imitation_specs,
                                             sound_specs, recipe.batch_size,
                                             shuffle_seed=seed if role == "train" else None,
@@ -190,7 +191,8 @@ def train(data_dir: Path, out: Path, profile: str = "quick", seed: int = 1,
     card = {
         "description": "IMINET (tied" + (", time-pooled" if time_pooled else "")
                        + (", level-invariant" if level_invariant else "")
-                       + (", CQT-statistics branch" if summary else "") + "), shipped",
+                       + (", CQT-statistics branch" if summary else "")
+                       + (f", weight decay {weight_decay:g}" if weight_decay else "") + "), shipped",
         "trained_on": f"embedded synthetic data (VocalSketch-shaped, generator version {GENERATOR_VERSION}, "
                       f"profile {profile}, seed {seed})" + (
                           f" and real references ({real}, imitated by the embedded voice; their role: "
@@ -323,15 +325,18 @@ def main(argv=None) -> int:
                         help="each clip less its loudest cell before the towers (a candidate)")
     parser.add_argument("--summary", action="store_true",
                         help="each clip's per-bin mean and variance over time beside its tower's features (a candidate)")
+    parser.add_argument("--weight-decay", type=float, default=None, metavar="W",
+                        help="Adam's decoupled weight decay (a candidate; the shipped recipe has none)")
     parser.add_argument("--pitch-scale", type=float, default=SHIPPED_PITCH_SCALE, metavar="P",
                         help="squeeze the bins of a fraction P of the training clips (default: %(default)s)")
     parser.add_argument("--max-epochs", type=int, default=None, help="IMINET's epoch limit (default: the profile's)")
     parser.add_argument("--out", default=None, help="a candidate: one seed's IMINET written here, nothing shipped")
     args = parser.parse_args(argv)
     candidate_options = ((args.real and args.only not in ("cqt-summary", "probe-bank")) or args.time_pooled
-                         or args.level_invariant or args.summary)
+                         or args.level_invariant or args.summary or args.weight_decay)
     if args.out is None and candidate_options:
-        parser.error("--real, --time-pooled, --level-invariant and --summary train candidates: give --out")
+        parser.error("--real, --time-pooled, --level-invariant, --summary and --weight-decay train candidates: "
+                     "give --out")
     if args.out is not None and len(args.seeds) != 1:
         parser.error("--out trains one candidate: give one seed")
     todo = to_train(args.only, candidate=args.out is not None)
@@ -344,7 +349,8 @@ def main(argv=None) -> int:
                 out = Path(args.out)
                 card = train(Path(args.data_dir), out, args.profile, args.seeds[0],
                              Path(args.real) if args.real else None, args.real_role, args.time_pooled,
-                             args.pitch_scale, args.max_epochs, args.level_invariant, args.summary)
+                             args.pitch_scale, args.max_epochs, args.level_invariant, args.summary,
+                             args.weight_decay)
                 print(json.dumps(card, indent=2))
                 print(f"wrote {out} ({card['file_bytes'] / 1e6:.2f} MB) and {out.with_suffix('.json')}")
         except NotLearntError as error:

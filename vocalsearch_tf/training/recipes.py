@@ -65,9 +65,11 @@ class AdamRecipe:
     patience: int = 5  # early stopping on validation loss; the best weights are restored
     max_epochs: int = 200  # a safety cap: early stopping ends training well before
     start_from_epoch: int = 0  # epochs before early stopping may act (the paper: from the first)
+    weight_decay: float | None = None  # decoupled (AdamW's); the paper's recipe has none
 
     def optimizer(self):
-        return keras.optimizers.Adam(self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
+        return keras.optimizers.Adam(self.learning_rate, self.beta_1, self.beta_2, self.epsilon,
+                                     weight_decay=self.weight_decay)
 
     def callbacks(self):
         return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
