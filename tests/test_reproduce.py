@@ -25,9 +25,9 @@ VENV = Path(sys.prefix)
 RUN_LINE = re.compile(r"run \d+: (.*)")
 # Rerun from scratch for determinism: the notebooks whose tables come from training on the data
 # alone, a kind of fit each (a Keras fit: IMINET with its pair augmentation; a written-out
-# loop: Manocha's triplets), and the data's own table. The others build on earlier results;
-# rerunning every table writer cost about 3 min more on CI's 2 cores and kept `make test`
-# over 30 min. (The pretrainings, 01 and 02, write no table.)
+# loop: Manocha's triplets), and the data's own table. The others build on earlier results.
+# Rerunning every table writer took about 3 min of 2 fast cores (these three: about 1), and
+# `make test` ran over 30 min on CI's. (The pretrainings, 01 and 02, write no table.)
 RERUN = ("00", "03", "07")
 ALARMING = ("E0000", "cuInit", "use_unbounded_threadpool", "remapper failed", "Traceback")
 
