@@ -166,6 +166,11 @@ def scores_where(check, good_rows, noise=1.0, seed=0):
     return m
 
 
+def matrix_scores(check):
+    """(imitations, sounds) matrix -> the check's per-part scores of it."""
+    return lambda m: transfer_check.part_scores(check, lambda s, q: m[np.ix_(q, s)])
+
+
 def test_summary_pools_only_the_independent_processes_with_intervals_and_baseline_differences():
     check = hand_made_check()
     everyone = np.arange(len(check.imitations))
@@ -301,7 +306,7 @@ def test_the_guard_is_tested_on_each_imitations_sounds_and_the_probe_bank():
 def test_a_model_that_falls_below_imisound_with_its_network_at_chance_is_not_the_default():
     check = hand_made_check(per_cell=9)
     rows = np.arange(len(check.imitations))
-    as_scores = lambda m: transfer_check.part_scores(check, lambda s, q: m[np.ix_(q, s)])  # noqa: E731
+    as_scores = matrix_scores(check)
     scores = {"imisound": as_scores(scores_where(check, rows[rows % 4 == 0], seed=1)),
               "cqt-summary": as_scores(scores_where(check, rows[rows % 2 == 0], seed=2)),
               "iminet": as_scores(scores_where(check, rows, seed=3))}
@@ -319,7 +324,7 @@ def test_of_winners_the_check_cannot_tell_apart_the_tie_order_decides():
     other beyond noise wins whatever the order."""
     check = hand_made_check(per_cell=9)
     rows = np.arange(len(check.imitations))
-    as_scores = lambda m: transfer_check.part_scores(check, lambda s, q: m[np.ix_(q, s)])  # noqa: E731
+    as_scores = matrix_scores(check)
     good = rows[rows % 4 != 0]
     scores = {"imisound": as_scores(scores_where(check, rows[rows % 4 == 0], seed=1)),
               "cqt-summary": as_scores(scores_where(check, good, seed=2)),

@@ -412,11 +412,14 @@ def choose(check: check_module.CheckSet, scores: dict, if_failed: dict | None = 
     holds_up = {name: differ(_tuning_ranks(check, (if_failed or scores)[name])) >= 0 for name in candidates}
     winners = [name for name in candidates if holds_up[name] and intervals.verdict(against[name]) == "better"]
     best = max(winners, key=lambda name: (against[name]["difference"], -candidates.index(name)), default=None)
-    if best is None:
-        return PREFERRED, against, holds_up
+    return (_first_of_ties(best, winners, ranks, groups) if best else PREFERRED), against, holds_up
+
+
+def _first_of_ties(best: str, winners: list[str], ranks: dict[str, np.ndarray], groups) -> str:
+    """`best`, or the first in `TIE_ORDER` of the winners it does not beat beyond noise."""
     _, others = beyond_noise(ranks[best], {name: ranks[name] for name in winners if name != best}, groups)
     tied = [best, *(name for name, cell in others.items() if intervals.verdict(cell) != "worse")]
-    return min(tied, key=lambda name: TIE_ORDER.index(name) if name in TIE_ORDER else len(TIE_ORDER)), against, holds_up
+    return min(tied, key=lambda name: TIE_ORDER.index(name) if name in TIE_ORDER else len(TIE_ORDER))
 
 
 def _tuning_packages(check, scores) -> np.ndarray | None:
